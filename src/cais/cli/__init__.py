@@ -1,0 +1,1 @@
+"""The ``cais`` command line: thin, one module per noun, heavy imports deferred."""

@@ -1,0 +1,139 @@
+"""Entry point: global options, then dispatch to the module that owns the command.
+
+Only the module of the command being run is imported, so ``cais --help`` and ``cais run``
+never pay for the registry server or the AWS layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# command → (module, one-line help); the module has ``main(ctx, command, argv) -> int``
+COMMANDS: dict[str, tuple[str, str]] = {
+    "images": ("cais.cli.image", "List images"),
+    "image": ("cais.cli.image", "Manage images"),
+    "tag": ("cais.cli.image", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "rmi": ("cais.cli.image", "Remove one or more images"),
+    "history": ("cais.cli.image", "Show the history of an image"),
+    "save": ("cais.cli.image", "Save one or more images to a tar archive"),
+    "load": ("cais.cli.image", "Load an image from a tar archive or STDIN"),
+    "import": ("cais.cli.image", "Import the contents from a tarball to create an image"),
+    "inspect": ("cais.cli.inspect", "Return low-level information on cais objects"),
+    "info": ("cais.cli.system", "Display system-wide information"),
+    "version": ("cais.cli.system", "Show the cais version information"),
+    "system": ("cais.cli.system", "Manage cais (df, info, prune)"),
+}
+
+_GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}
+
+
+@dataclass
+class GlobalOptions:
+    root: str | None = None
+    runroot: str | None = None
+    runtime: str | None = None
+    log_level: str = "warning"
+
+
+USAGE = """Usage:  cais [OPTIONS] COMMAND
+
+A self-hosted container platform: engine, registry and ECS-compatible orchestrator
+
+Options:
+      --root string       Root of cais's state (default /var/lib/cais, env CAIS_ROOT)
+      --runroot string    Root of run-time state (default /run/cais, env CAIS_RUNROOT)
+      --runtime string    OCI runtime: crun or runc (default crun, env CAIS_RUNTIME)
+      --log-level string  debug, info, warning or error (default warning)
+  -v, --version           Print version information and quit
+  -h, --help              Print this help
+
+Commands:
+"""
+
+
+def _usage() -> str:
+    width = max(len(c) for c in COMMANDS) + 2
+    lines = [f"  {name.ljust(width)}{text}" for name, (_, text) in COMMANDS.items()]
+    return (
+        USAGE
+        + "\n".join(lines)
+        + "\n\nRun 'cais COMMAND --help' for more information on a command.\n"
+    )
+
+
+def _split_globals(argv: Sequence[str]) -> tuple[GlobalOptions, list[str]] | int:
+    opts = GlobalOptions()
+    i = 0
+    args = list(argv)
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("-") or token == "-":
+            break
+        name, eq, value = token.partition("=")
+        if name in _GLOBAL_WITH_VALUE:
+            if not eq:
+                if i + 1 >= len(args):
+                    sys.stderr.write(f"cais: flag needs an argument: {name}\n")
+                    return 125
+                value = args[i + 1]
+                i += 1
+            setattr(opts, name[2:].replace("-", "_"), value)
+        elif token in ("-h", "--help"):
+            sys.stdout.write(_usage())
+            return 0
+        elif token in ("-v", "--version"):
+            from cais import __version__
+
+            sys.stdout.write(f"cais version {__version__}\n")
+            return 0
+        else:
+            sys.stderr.write(f"cais: unknown flag: {token}\nSee 'cais --help'.\n")
+            return 125
+        i += 1
+    return opts, args[i:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    split = _split_globals(argv)
+    if isinstance(split, int):
+        return split
+    opts, rest = split
+    if not rest:
+        sys.stdout.write(_usage())
+        return 0
+    command, *args = rest
+    entry = COMMANDS.get(command)
+    if entry is None:
+        sys.stderr.write(f"cais: '{command}' is not a cais command.\nSee 'cais --help'\n")
+        return 125
+    from cais.cli.context import Context
+
+    ctx = Context.create(opts.root, opts.runroot, opts.runtime, opts.log_level)
+    module = importlib.import_module(entry[0])
+    try:
+        code: int = module.main(ctx, command, args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        from cais.errors import CaisError
+
+        if isinstance(exc, CaisError):
+            sys.stderr.write(f"Error: {exc}\n")
+            return exc.exit_code
+        raise
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""``cais info``, ``cais version`` and ``cais system df|info``."""
+
+from __future__ import annotations
+
+import json
+import platform
+
+from cais.cli.context import Context, parser
+from cais.cli.output import human_size, print_formatted, render_template, table
+
+_SYSTEM_HELP = """Usage:  cais system COMMAND
+
+Manage cais
+
+Commands:
+  df          Show cais disk usage
+  info        Display system-wide information
+"""
+
+
+def main(ctx: Context, command: str, argv: list[str]) -> int:
+    if command == "system":
+        if not argv or argv[0] in ("-h", "--help"):
+            ctx.out.write(_SYSTEM_HELP)
+            return 0
+        sub, argv = argv[0], argv[1:]
+        if sub == "df":
+            return _df(ctx, argv)
+        if sub == "info":
+            return _info(ctx, "cais system info", argv)
+        ctx.err.write(f"cais system: unknown command {sub!r}\nSee 'cais system --help'.\n")
+        return 125
+    if command == "version":
+        return _version(ctx, argv)
+    return _info(ctx, "cais info", argv)
+
+
+def _version(ctx: Context, argv: list[str]) -> int:
+    p = parser("cais version", "Show the cais version information")
+    p.add_argument("-f", "--format")
+    args = p.parse_args(argv)
+    from cais import __version__
+
+    doc = {
+        "Version": __version__,
+        "PythonVersion": platform.python_version(),
+        "Os": "linux",
+        "Arch": platform.machine(),
+    }
+    if args.format:
+        ctx.out.write(render_template(args.format, doc) + "\n")
+        return 0
+    ctx.out.write(
+        f"cais version {__version__}\n Python: {doc['PythonVersion']}\n"
+        f" OS/Arch: linux/{doc['Arch']}\n"
+    )
+    return 0
+
+
+def info_document(ctx: Context) -> dict[str, object]:
+    from cais import __version__
+    from cais.runtime.host import cgroup_layout, cpu_count, memory_total, os_release, tool_version
+
+    engine = ctx.engine
+    layout = cgroup_layout()
+    runtimes = {name: tool_version(name) for name in ("crun", "runc")}
+    images = engine.image_store.all()
+    return {
+        "ClientVersion": __version__,
+        "Images": len(images),
+        "Containers": 0,
+        "Driver": "overlay",
+        "DefaultRuntime": ctx.settings.runtime,
+        "Runtimes": {k: {"Version": v} for k, v in runtimes.items() if v},
+        "Conmon": tool_version("conmon"),
+        "CgroupVersion": str(layout.version),
+        "CgroupMode": layout.mode,
+        "CgroupV1Controllers": list(layout.v1_controllers),
+        "CgroupV2Controllers": list(layout.v2_controllers),
+        "KernelVersion": platform.release(),
+        "OperatingSystem": os_release(),
+        "Architecture": platform.machine(),
+        "NCPU": cpu_count(),
+        "MemTotal": memory_total(),
+        "CaisRootDir": str(ctx.settings.root),
+        "RunRootDir": str(ctx.settings.runroot),
+        "Python": platform.python_version(),
+    }
+
+
+def _info(ctx: Context, prog: str, argv: list[str]) -> int:
+    p = parser(prog, "Display system-wide information")
+    p.add_argument("-f", "--format", help="'json' or a Go-like template")
+    args = p.parse_args(argv)
+    doc = info_document(ctx)
+    if args.format == "json":
+        ctx.out.write(json.dumps(doc) + "\n")
+        return 0
+    if args.format:
+        ctx.out.write(render_template(args.format, doc) + "\n")
+        return 0
+    runtimes = doc["Runtimes"]
+    assert isinstance(runtimes, dict)
+    lines = [
+        f"Client: cais {doc['ClientVersion']} (Python {doc['Python']})",
+        "",
+        "Engine:",
+        f" Images: {doc['Images']}",
+        f" Containers: {doc['Containers']}",
+        f" Storage Driver: {doc['Driver']}",
+        f" Cgroup Version: {doc['CgroupVersion']} ({doc['CgroupMode']})",
+        f"  v1 controllers: {' '.join(doc['CgroupV1Controllers']) or '-'}",  # type: ignore[arg-type]
+        f"  v2 controllers: {' '.join(doc['CgroupV2Controllers']) or '-'}",  # type: ignore[arg-type]
+        " Runtimes: " + ", ".join(f"{k} ({v['Version']})" for k, v in runtimes.items()),
+        f" Default Runtime: {doc['DefaultRuntime']}",
+        f" Conmon: {doc['Conmon'] or 'not installed'}",
+        f" Kernel Version: {doc['KernelVersion']}",
+        f" Operating System: {doc['OperatingSystem']}",
+        f" Architecture: {doc['Architecture']}",
+        f" CPUs: {doc['NCPU']}",
+        f" Total Memory: {human_size(float(doc['MemTotal']))}",  # type: ignore[arg-type]
+        f" Cais Root Dir: {doc['CaisRootDir']}",
+        f" Run Root Dir: {doc['RunRootDir']}",
+    ]
+    ctx.out.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _df(ctx: Context, argv: list[str]) -> int:
+    p = parser("cais system df", "Show cais disk usage")
+    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information")
+    p.add_argument("--format", help="'json', 'table TEMPLATE' or a Go-like template")
+    args = p.parse_args(argv)
+    engine = ctx.engine
+    images = engine.image_store.all()
+    active = [i for i in images if engine.images.users(i.id)]
+    total = engine.images.disk_usage()
+    active_size = engine.images.disk_usage_of(active)
+    reclaim = max(0, total - active_size)
+    pct = f" ({round(100 * reclaim / total)}%)" if total else ""
+    rows = [
+        {
+            "Type": "Images",
+            "TotalCount": str(len(images)),
+            "Active": str(len(active)),
+            "Size": human_size(total),
+            "Reclaimable": f"{human_size(reclaim)}{pct}",
+        },
+        {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
+        {
+            "Type": "Local Volumes",
+            "TotalCount": "0",
+            "Active": "0",
+            "Size": "0B",
+            "Reclaimable": "0B",
+        },
+        {
+            "Type": "Build Cache",
+            "TotalCount": "0",
+            "Active": "0",
+            "Size": "0B",
+            "Reclaimable": "0B",
+        },
+    ]
+    headers = [
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ]
+    if print_formatted(ctx.out, args.format, rows, headers):
+        return 0
+    if not args.verbose:
+        table(ctx.out, [h for _, h in headers], [[r[k] for k, _ in headers] for r in rows])
+        return 0
+    from cais.cli.image_views import image_rows
+
+    ctx.out.write("Images space usage:\n\n")
+    out_rows = []
+    for image in images:
+        shared = engine.images.shared_size(image, images)
+        for row in image_rows(image, digests=False, no_trunc=False):
+            out_rows.append(
+                [
+                    row["Repository"],
+                    row["Tag"],
+                    row["ID"],
+                    row["CreatedSince"],
+                    human_size(image.size),
+                    human_size(shared),
+                    human_size(image.size - shared),
+                    str(len(engine.images.users(image.id))),
+                ]
+            )
+    table(
+        ctx.out,
+        [
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS",
+        ],
+        out_rows,
+    )
+    return 0

@@ -1,0 +1,61 @@
+"""The engine: the rooms of one cais root wired together (a library, no daemon).
+
+Everything is created lazily so that a command pays only for what it touches.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from cais.settings import Settings
+from cais.state.sqlite import Database
+
+if TYPE_CHECKING:
+    from cais.content.store import LocalContentStore
+    from cais.images.service import ImageService
+    from cais.images.store import ImageStore
+    from cais.snapshots.overlay import OverlaySnapshotter
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def db(self) -> Database:
+        self.settings.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return Database(self.settings.database)
+
+    @cached_property
+    def content(self) -> LocalContentStore:
+        from cais.content.store import LocalContentStore
+
+        return LocalContentStore(self.settings.root, self.db)
+
+    @cached_property
+    def snapshotter(self) -> OverlaySnapshotter:
+        from cais.snapshots.overlay import OverlaySnapshotter
+
+        return OverlaySnapshotter(self.settings.root, self.db)
+
+    @cached_property
+    def image_store(self) -> ImageStore:
+        from cais.images.store import ImageStore
+
+        return ImageStore(self.db, self.content)
+
+    @cached_property
+    def images(self) -> ImageService:
+        from cais.images.service import ImageService
+
+        return ImageService(
+            self.image_store,
+            self.content,
+            self.snapshotter,
+            locks=self.settings.root / "locks",
+        )
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.close()

@@ -1,0 +1,1 @@
+"""Container lifecycle: OCI runtimes (crun, runc) under conmon, and the host facts they need."""

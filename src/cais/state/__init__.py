@@ -1,0 +1,1 @@
+"""Durable state shared by the rooms: a SQLite database under the cais root."""
