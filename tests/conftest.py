@@ -45,6 +45,7 @@ class Result:
     code: int
     out: str
     err: str
+    raw: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,12 @@ class Cli:
             timeout=timeout,
             check=False,
         )
-        result = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        result = Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+            proc.stdout,
+        )
         if check and result.code != 0:
             raise AssertionError(f"cais {' '.join(args)} exited {result.code}: {result.err}")
         return result

@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from cais.cli.output import ago, human_size
-from cais.errors import InvalidArgumentError, NotFoundError
+from cais.errors import CaisError, InvalidArgumentError, NotFoundError
 from cais.oci.config import chain_ids, parse_rfc3339
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def matches_filters(engine: Engine, image: Image, filters: list[tuple[str, str]]
             if not any(fnmatch.fnmatchcase(n, value) for n in names):
                 return False
         else:
-            raise InvalidArgumentError(f"invalid filter '{key}'")
+            raise CaisError(f"invalid filter '{key}'")
     return True
 
 

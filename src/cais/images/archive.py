@@ -160,6 +160,8 @@ class _Reader:
                 for member in tar:
                     self._member(tar, member)
         except tarfile.ReadError as exc:
+            if "unexpected end" in str(exc):
+                raise ArchiveError(f"archive is truncated ({exc})") from None
             raise ArchiveError(f"not a valid image archive: {exc}") from None
         except (EOFError, tarfile.TarError, OSError) as exc:
             if isinstance(exc, InvalidArgumentError):
