@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import tarfile
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    import tarfile
 
 
 class Reader(Protocol):
@@ -16,6 +18,8 @@ class Writer(Protocol):
 
 def open_tar_stream(fileobj: Reader | Writer, mode: str, **options: Any) -> tarfile.TarFile:
     """``tarfile.open`` in stream mode (``r|`` or ``w|``) over one of our streams."""
+    import tarfile
+
     if mode not in ("r|", "w|"):
         raise ValueError(f"not a stream mode: {mode}")
     return tarfile.open(fileobj=cast(Any, fileobj), mode=mode, **options)  # type: ignore[call-overload,no-any-return]

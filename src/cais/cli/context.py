@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -25,10 +24,13 @@ class Context:
     def create(
         cls, root: str | None, runroot: str | None, runtime: str | None, log_level: str
     ) -> Context:
-        logging.basicConfig(
-            level=getattr(logging, log_level.upper(), logging.WARNING),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        if log_level.lower() != "warning":
+            import logging
+
+            logging.basicConfig(
+                level=getattr(logging, log_level.upper(), logging.WARNING),
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
         return cls(Settings.load(root=root, runroot=runroot, runtime=runtime))
 
     @property

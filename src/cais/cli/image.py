@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -296,27 +297,32 @@ def _save(ctx: Context, prog: str, argv: list[str]) -> int:
     return 0
 
 
+def _open_input(path: str | None) -> BinaryIO:
+    """The named file, or standard input (refused when it is a terminal)."""
+    if path:
+        try:
+            return open(path, "rb")
+        except OSError as exc:
+            raise InvalidArgumentError(f"open {path}: {exc.strerror}") from None
+    if sys.stdin.isatty():
+        raise InvalidArgumentError("requested input from stdin, but stdin is a terminal")
+    return sys.stdin.buffer
+
+
 def _load(ctx: Context, prog: str, argv: list[str]) -> int:
     p = parser(prog, "Load an image from a tar archive or STDIN", f"{prog} [OPTIONS]")
     p.add_argument("-i", "--input", help="Read from tar archive file, instead of STDIN")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
     args = p.parse_args(argv)
-    from cais.images.archive import load
+    from pathlib import Path
 
-    stream: BinaryIO
-    if args.input:
-        try:
-            stream = open(args.input, "rb")  # noqa: SIM115
-        except OSError as exc:
-            raise InvalidArgumentError(f"open {args.input}: {exc.strerror}") from None
+    from cais.images.archive import load, load_directory
+
+    if args.input and os.path.isdir(args.input):
+        loaded = load_directory(ctx.engine.images, Path(args.input))
     else:
-        if sys.stdin.isatty():
-            raise InvalidArgumentError(
-                "requested load from stdin, but stdin is empty (use -i FILE)"
-            )
-        stream = sys.stdin.buffer
-    with stream:
-        loaded = load(ctx.engine.images, stream)
+        with _open_input(args.input) as stream:
+            loaded = load(ctx.engine.images, stream)
     if not args.quiet:
         for item in loaded:
             if item.names:
@@ -349,14 +355,7 @@ def _import(ctx: Context, prog: str, argv: list[str]) -> int:
     from cais.oci.reference import parse_reference
 
     names = [parse_reference(args.reference)] if args.reference else []
-    if args.file == "-":
-        stream = sys.stdin.buffer
-    else:
-        try:
-            stream = open(args.file, "rb")  # noqa: SIM115
-        except OSError as exc:
-            raise InvalidArgumentError(f"open {args.file}: {exc.strerror}") from None
-    with stream:
+    with _open_input(None if args.file == "-" else args.file) as stream:
         image = import_rootfs(
             ctx.engine.images,
             stream,

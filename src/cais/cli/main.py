@@ -10,7 +10,6 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 # command → (module, one-line help); the module has ``main(ctx, command, argv) -> int``
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,12 +30,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}
 
 
-@dataclass
 class GlobalOptions:
-    root: str | None = None
-    runroot: str | None = None
-    runtime: str | None = None
-    log_level: str = "warning"
+    """Options given before the command (a plain class: ``--help`` must not pay for more)."""
+
+    def __init__(self) -> None:
+        self.root: str | None = None
+        self.runroot: str | None = None
+        self.runtime: str | None = None
+        self.log_level = "warning"
 
 
 USAGE = """Usage:  cais [OPTIONS] COMMAND

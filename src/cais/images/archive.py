@@ -12,6 +12,7 @@ import posixpath
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cais.content.store import BlobInfo, Lease
@@ -20,7 +21,6 @@ from cais.images.service import ImageService, docker_manifest
 from cais.images.store import Image
 from cais.layers.compression import HashingReader, decompressed_reader, detect_compression
 from cais.oci import mediatypes as mt
-from cais.oci.config import chain_ids
 from cais.oci.digest import Digest, DigestError
 from cais.oci.manifest import (
     Descriptor,
@@ -180,6 +180,10 @@ class _Reader:
             return
         source = tar.extractfile(member)
         assert source is not None
+        self.add(name, source, member.size)
+
+    def add(self, name: str, source: Reader, size: int) -> None:
+        """Ingest one file of the archive (blobs are checked against their names)."""
         expected = None
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "blobs":
@@ -187,15 +191,15 @@ class _Reader:
                 expected = Digest.parse(f"{parts[1]}:{parts[2]}")
             except DigestError:
                 expected = None
-        if member.size <= _SMALL:
-            data = source.read()
-            if len(data) != member.size:
+        if size <= _SMALL:
+            data = source.read(size)
+            if len(data) != size:
                 raise ArchiveError(f"archive is truncated inside {name!r}")
             self.small[name] = data
-            source = io.BufferedReader(io.BytesIO(data))
+            source = io.BytesIO(data)
         try:
             info = self.service.content.ingest(
-                source, expected=expected, size=member.size, lease=self.lease
+                source, expected=expected, size=size, lease=self.lease
             )
         except InvalidArgumentError as exc:
             raise ArchiveError(f"archive entry {name!r}: {exc}") from None
@@ -226,25 +230,40 @@ def load(service: ImageService, stream: Reader) -> list[Loaded]:
     with service.ingest_session() as lease:
         reader = _Reader(service, lease)
         reader.read(stream)
-        if "index.json" in reader.small:
-            plans = _oci_plans(service, reader)
-        elif "manifest.json" in reader.small:
-            plans = _docker_plans(service, reader)
-        else:
-            raise ArchiveError(
-                "archive has neither index.json nor manifest.json: not a docker or OCI archive"
-            )
-        # check every image before recording any, so that a bad archive records nothing
-        for manifest_bytes, _ in plans:
-            parsed = parse_manifest(manifest_bytes)
-            assert isinstance(parsed, Manifest)
-            service.store.validate(parsed)
-            _verify_layers(service, parsed)
-        loaded = []
-        for manifest_bytes, names in plans:
-            image = service.add_manifest(manifest_bytes, names=names, lease=lease)
-            loaded.append(Loaded(image, tuple(names)))
-        return loaded
+        return _record(service, reader, lease)
+
+
+def load_directory(service: ImageService, layout: Path) -> list[Loaded]:
+    """Read an OCI image layout directory (as ``skopeo copy … oci:DIR`` writes)."""
+    with service.ingest_session() as lease:
+        reader = _Reader(service, lease)
+        for path in sorted(layout.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                with open(path, "rb") as fh:
+                    reader.add(path.relative_to(layout).as_posix(), fh, path.stat().st_size)
+        return _record(service, reader, lease)
+
+
+def _record(service: ImageService, reader: _Reader, lease: Lease) -> list[Loaded]:
+    if "index.json" in reader.small:
+        plans = _oci_plans(service, reader)
+    elif "manifest.json" in reader.small:
+        plans = _docker_plans(service, reader)
+    else:
+        raise ArchiveError(
+            "archive has neither index.json nor manifest.json: not a docker or OCI archive"
+        )
+    # check every image before recording any, so that a bad archive records nothing
+    for manifest_bytes, _ in plans:
+        parsed = parse_manifest(manifest_bytes)
+        assert isinstance(parsed, Manifest)
+        service.store.validate(parsed)
+        _verify_layers(service, parsed)
+    loaded = []
+    for manifest_bytes, names in plans:
+        image = service.add_manifest(manifest_bytes, names=names, lease=lease)
+        loaded.append(Loaded(image, tuple(names)))
+    return loaded
 
 
 def _verify_layers(service: ImageService, manifest: Manifest) -> None:
@@ -355,7 +374,3 @@ def _docker_plans(service: ImageService, reader: _Reader) -> list[tuple[bytes, l
         manifest = docker_manifest(config.digest, config.size, layers)
         plans.append((manifest.to_bytes(), names))
     return plans
-
-
-def chain_of(image: Image) -> list[str]:
-    return [str(c) for c in chain_ids(image.config.diff_ids)]

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks against the anchors each issue names (``make bench``)."""

@@ -1,0 +1,22 @@
+"""``python -m bench [suite …]``: run the named benchmark suites (all by default)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUITES = ["images"]
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or SUITES
+    for name in chosen:
+        if name not in SUITES:
+            print(f"unknown suite {name!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
+            return 2
+        importlib.import_module(f"bench.{name}").main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
