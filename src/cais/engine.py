@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from cais.content.store import LocalContentStore
     from cais.images.service import ImageService
     from cais.images.store import ImageStore
+    from cais.runtime.lifecycle import ContainerService
+    from cais.runtime.store import ContainerStore
+    from cais.runtime.volumes import VolumeStore
     from cais.snapshots.overlay import OverlaySnapshotter
 
 
@@ -47,13 +50,46 @@ class Engine:
 
     @cached_property
     def images(self) -> ImageService:
-        from cais.images.service import ImageService
+        from cais.images.service import ContainerUse, ImageService
+
+        def users(image_id: object) -> list[ContainerUse]:
+            return [
+                ContainerUse(c.id, c.name, c.state.running)
+                for c in self.container_store.using_image(str(image_id))
+            ]
 
         return ImageService(
             self.image_store,
             self.content,
             self.snapshotter,
             locks=self.settings.root / "locks",
+            users=users,
+        )
+
+    @cached_property
+    def container_store(self) -> ContainerStore:
+        from cais.runtime.store import ContainerStore
+
+        return ContainerStore(self.db)
+
+    @cached_property
+    def volumes(self) -> VolumeStore:
+        from cais.runtime.volumes import VolumeStore
+
+        store = VolumeStore(self.settings.root, self.db)
+
+        def users(name: str) -> list[str]:
+            return self.containers.users_of_volume(name)  # resolved lazily: no cycle
+
+        store.users = users
+        return store
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        from cais.runtime.lifecycle import ContainerService
+
+        return ContainerService(
+            self.settings, self.container_store, self.images, self.snapshotter, self.volumes
         )
 
     def close(self) -> None:

@@ -53,5 +53,7 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(125, f"{self.prog}: {message}\nSee '{self.prog} --help'.\n")
 
 
-def parser(prog: str, description: str, usage: str | None = None) -> CommandParser:
-    return CommandParser(prog=prog, description=description, usage=usage)
+def parser(
+    prog: str, description: str, usage: str | None = None, *, add_help: bool = True
+) -> CommandParser:
+    return CommandParser(prog=prog, description=description, usage=usage, add_help=add_help)

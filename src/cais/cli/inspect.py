@@ -1,6 +1,8 @@
-"""``cais inspect``: any object by name or ID (images now; containers, networks… later)."""
+"""``cais inspect``: any object by name or ID: containers first, then images, volumes."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from cais.cli.context import Context, parser
 from cais.cli.output import print_json, render_template
@@ -15,16 +17,17 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
     )
     p.add_argument("names", nargs="+")
     p.add_argument("-f", "--format", help="Format the output using a Go-like template")
-    p.add_argument("--type", choices=["image"], help="Only inspect objects of this type")
+    p.add_argument(
+        "--type", choices=["container", "image", "volume"], help="Only inspect objects of this type"
+    )
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     args = p.parse_args(argv)
-    from cais.cli.image_views import inspect_document
-
     docs, failed = [], False
     for name in args.names:
         try:
-            docs.append(inspect_document(ctx.engine, ctx.engine.image_store.resolve(name)))
+            docs.append(_find(ctx, name, args.type))
         except NotFoundError:
-            ctx.err.write(f"Error: no such object: {name}\n")
+            ctx.err.write(f"Error: No such object: {name}\n")
             failed = True
         except CaisError as exc:
             ctx.err.write(f"Error: {exc}\n")
@@ -35,3 +38,28 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
     else:
         print_json(ctx.out, docs)
     return 1 if failed else 0
+
+
+def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
+    engine = ctx.engine
+    if kind in (None, "container"):
+        try:
+            from cais.cli.container_views import inspect_document as container_doc
+
+            container = engine.containers.refresh(engine.container_store.resolve(name))
+            return container_doc(engine, container)
+        except NotFoundError:
+            if kind == "container":
+                raise
+    if kind in (None, "image"):
+        try:
+            from cais.cli.image_views import inspect_document as image_doc
+
+            return image_doc(engine, engine.image_store.resolve(name))
+        except NotFoundError:
+            if kind == "image":
+                raise
+    volume = engine.volumes.find(name)
+    if volume is not None:
+        return volume.inspect()
+    raise NotFoundError(f"No such object: {name}")

@@ -1,0 +1,572 @@
+"""The container lifecycle: create, start, stop, kill, remove, and what follows an exit.
+
+Files of a container ``<id>``::
+
+    <runroot>/containers/<id>/          the OCI bundle: config.json, rootfs/ (mount point),
+                                        conmon's attach socket and ctl fifo, pid files
+    <runroot>/exits/<id>                written by conmon when the container exits
+    <root>/containers/<id>/             hostname, hosts, resolv.conf (bind-mounted)
+    <root>/containers/<id>/userdata/    ctr.log (conmon's k8s-file log), oom, exit
+
+Every operation on a container holds its lock (``<runroot>/locks/<id>``). A CLI that
+streams a container's output also holds ``attached.lock`` in the bundle, which tells the
+monitor to leave the clean-up after the exit to that CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from cais.errors import CaisError, ConflictError, NotFoundError
+from cais.fsutil import atomic_write
+from cais.images.service import ImageService
+from cais.oci.config import chain_ids
+from cais.oci.digest import Digest
+from cais.runtime import conmon, mounts
+from cais.runtime.model import (
+    CREATED,
+    EXITED,
+    PAUSED,
+    RESTARTING,
+    RUNNING,
+    Container,
+    ContainerConfig,
+    Health,
+)
+from cais.runtime.oci import CliRuntime, runtime_for
+from cais.runtime.specgen import ResolvedMount, build
+from cais.runtime.store import ContainerStore, new_container
+from cais.runtime.volumes import Volume, VolumeStore
+from cais.settings import Settings
+from cais.snapshots.overlay import OverlaySnapshotter
+
+STOP_POLL = 0.01
+RESTART_BACKOFF_MAX = 60.0
+
+
+class ContainerNotRunningError(ConflictError):
+    pass
+
+
+def snapshot_key(cid: str) -> str:
+    return f"container-{cid}"
+
+
+class ContainerService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ContainerStore,
+        images: ImageService,
+        snapshotter: OverlaySnapshotter,
+        volumes: VolumeStore,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.images = images
+        self.snapshotter = snapshotter
+        self.volumes = volumes
+        self._runtimes: dict[str, CliRuntime] = {}
+        self._host_ready = False
+        self.on_network_attach: Callable[[Container], str | None] = lambda c: None
+        self.on_network_detach: Callable[[Container], None] = lambda c: None
+        self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
+
+    # paths and locks
+
+    def bundle(self, cid: str) -> Path:
+        return self.settings.runroot / "containers" / cid
+
+    def state_dir(self, cid: str) -> Path:
+        return self.settings.root / "containers" / cid
+
+    def paths(self, cid: str) -> conmon.Paths:
+        return conmon.Paths(
+            bundle=self.bundle(cid),
+            userdata=self.state_dir(cid) / "userdata",
+            exit_dir=self.settings.runroot / "exits",
+            socket_dir=self.settings.runroot / "socket",
+        )
+
+    def rootfs(self, cid: str) -> Path:
+        return self.bundle(cid) / "rootfs"
+
+    def log_path(self, cid: str) -> Path:
+        return self.paths(cid).log
+
+    @contextlib.contextmanager
+    def lock(self, cid: str, *, blocking: bool = True) -> Iterator[bool]:
+        locks = self.settings.runroot / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(locks / cid, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def runtime(self, name: str) -> CliRuntime:
+        if name not in self._runtimes:
+            self._runtimes[name] = runtime_for(name, self.settings.runroot)
+        return self._runtimes[name]
+
+    def _prepare_host(self, runtime: str) -> None:
+        if not self._host_ready:
+            from cais.runtime.hostprep import prepare_host
+
+            prepare_host(self.settings.runroot, runtime)
+            self._host_ready = True
+
+    # create
+
+    def create(self, config: ContainerConfig, *, name: str | None = None) -> Container:
+        """Record the container and prepare its read/write layer; nothing runs yet."""
+        image = self.images.store.get(Digest.parse(config.image_id))
+        self.runtime(config.runtime)  # refuse an unknown runtime before anything is stored
+        cid = self.store.new_id()
+        container = new_container(cid, name or self.store.random_name(), config)
+        if not config.hostname:
+            container = replace(container, config=replace(config, hostname=cid[:12]))
+        chain = chain_ids(image.config.diff_ids)
+        parent = str(chain[-1]) if chain else None
+        self.store.insert(container)
+        try:
+            self.snapshotter.prepare(snapshot_key(cid), parent)
+            self.state_dir(cid).mkdir(parents=True, exist_ok=True)
+            for request in config.mounts:
+                if request.type == "volume":
+                    self.volumes.create(request.source or None)
+        except BaseException:
+            self._discard(cid)
+            raise
+        return container
+
+    def _discard(self, cid: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            self.snapshotter.remove(snapshot_key(cid))
+        shutil.rmtree(self.state_dir(cid), ignore_errors=True)
+        shutil.rmtree(self.bundle(cid), ignore_errors=True)
+        self.store.delete(cid)
+
+    # start
+
+    def start(
+        self, cid: str, *, before_start: Callable[[Container], None] | None = None
+    ) -> Container:
+        """Mount, write the spec, let conmon create the container, then start it."""
+        with self.lock(cid):
+            container = self.refresh(self.store.resolve(cid))
+            if container.state.status in (RUNNING, PAUSED):
+                return container
+            return self._start_locked(container, before_start=before_start)
+
+    def _start_locked(
+        self, container: Container, *, before_start: Callable[[Container], None] | None = None
+    ) -> Container:
+        cid = container.id
+        cfg = container.config
+        runtime = self.runtime(cfg.runtime)
+        self._prepare_host(cfg.runtime)
+        bundle = self.bundle(cid)
+        bundle.mkdir(parents=True, exist_ok=True)
+        rootfs = self.rootfs(cid)
+        netns = None
+        try:
+            if not mounts.is_mounted(rootfs):
+                mounts.mount(self.snapshotter.mounts(snapshot_key(cid)), rootfs)
+            resolved = self._resolve_mounts(container, rootfs)
+            netns = self.on_network_attach(container)
+            files = self._write_files(container)
+            spec = build(container, rootfs=rootfs, mounts=resolved, files=files, netns=netns)
+            atomic_write(bundle / "config.json", json.dumps(spec).encode())
+            runtime.delete(cid, force=True)  # a leftover of a crash would block create
+            pid = conmon.launch(
+                runtime,
+                cid,
+                self.paths(cid),
+                name=container.name,
+                terminal=cfg.tty,
+                stdin=cfg.stdin_open,
+                log_size_max=cfg.log_size_max or conmon.DEFAULT_LOG_SIZE_MAX,
+            )
+            if before_start is not None:
+                before_start(container)
+            runtime.start(cid)
+        except BaseException as exc:
+            self._teardown(container)
+            message = str(exc) if isinstance(exc, CaisError) else repr(exc)
+            self.store.set_state(
+                cid,
+                status=EXITED if container.state.started_at else CREATED,
+                error=message,
+                exit_code=127,
+                pid=0,
+            )
+            raise
+        health = Health() if cfg.healthcheck and cfg.healthcheck.test[:1] != ("NONE",) else None
+        started = self.store.set_state(
+            cid,
+            status=RUNNING,
+            pid=pid,
+            conmon_pid=conmon.conmon_pid(self.paths(cid)) or 0,
+            started_at=time.time(),
+            finished_at=0.0,
+            exit_code=0,
+            oom_killed=False,
+            error="",
+            stopped_by_user=False,
+            health=health,
+        )
+        self.ensure_monitor()
+        return started
+
+    def _resolve_mounts(self, container: Container, rootfs: Path) -> list[ResolvedMount]:
+        out = []
+        for request in container.config.mounts:
+            if request.type == "bind":
+                if not os.path.exists(request.source):
+                    raise CaisError(
+                        f'invalid mount config for type "bind": bind source path does not '
+                        f"exist: {request.source}"
+                    )
+                out.append(ResolvedMount(request.target, request.source, "bind", request.readonly))
+            elif request.type == "tmpfs":
+                out.append(
+                    ResolvedMount(
+                        request.target, "tmpfs", "tmpfs", request.readonly, request.options
+                    )
+                )
+            else:
+                volume = (
+                    self.volumes.create(request.source or None)
+                    if request.source
+                    else self._anonymous_volume(container, request.target)
+                )
+                if "nocopy" not in request.options:
+                    _copy_up(rootfs, request.target, volume.mountpoint)
+                out.append(
+                    ResolvedMount(request.target, str(volume.mountpoint), "bind", request.readonly)
+                )
+        return out
+
+    def _anonymous_volume(self, container: Container, target: str) -> Volume:
+        name = anonymous_volume_name(container.id, target)
+        return self.volumes.create(name, labels={"cais.anonymous": "true"})
+
+    def _write_files(self, container: Container) -> dict[str, Path]:
+        cfg = container.config
+        base = self.state_dir(container.id)
+        base.mkdir(parents=True, exist_ok=True)
+        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        extra = self.on_files(container)
+        hosts += [line for line in extra.get("hosts", "").splitlines() if line]
+        for entry in cfg.extra_hosts:
+            host, _, ip = entry.partition(":")
+            hosts.append(f"{ip}\t{host}")
+        resolv = extra.get("resolv.conf") or _host_resolv(cfg.dns, cfg.dns_search)
+        contents = {
+            "/etc/hostname": f"{cfg.hostname}\n",
+            "/etc/hosts": "\n".join(hosts) + "\n",
+            "/etc/resolv.conf": resolv,
+        }
+        out = {}
+        for dest, text in contents.items():
+            path = base / Path(dest).name
+            atomic_write(path, text.encode())
+            out[dest] = path
+        return out
+
+    # exits
+
+    def refresh(self, container: Container) -> Container:
+        """Bring a container's record up to date if it exited while nobody was looking."""
+        if container.state.status not in (RUNNING, PAUSED):
+            return container
+        paths = self.paths(container.id)
+        if paths.exit_file.exists():
+            return self.reconcile(container.id, blocking=False) or self.store.get(container.id)
+        if container.state.conmon_pid and not _alive(container.state.conmon_pid):
+            return self.reconcile(container.id, blocking=False) or self.store.get(container.id)
+        return container
+
+    def reconcile(self, cid: str, *, blocking: bool = True) -> Container | None:
+        """After an exit: record code and OOM, release the runtime, unmount, maybe restart."""
+        with self.lock(cid, blocking=blocking) as locked:
+            if not locked:
+                return None
+            return self._reconcile_locked(self.store.get(cid))
+
+    def _reconcile_locked(self, container: Container) -> Container:
+        if container.state.status not in (RUNNING, PAUSED):
+            return container
+        paths = self.paths(container.id)
+        code, finished = _read_exit(paths)
+        if code is None and container.state.conmon_pid and _alive(container.state.conmon_pid):
+            return container  # still running
+        oom = paths.oom_file.exists()
+        self._teardown(container)
+        updated = self.store.set_state(
+            container.id,
+            status=EXITED,
+            pid=0,
+            conmon_pid=0,
+            exit_code=255 if code is None else code,
+            oom_killed=oom,
+            finished_at=finished or time.time(),
+        )
+        return self._after_exit(updated)
+
+    def _after_exit(self, container: Container) -> Container:
+        policy = container.config.restart
+        state = container.state
+        restart = not state.stopped_by_user and (
+            policy.name in ("always", "unless-stopped")
+            or (
+                policy.name == "on-failure"
+                and state.exit_code != 0
+                and (not policy.max_retries or state.restart_count < policy.max_retries)
+            )
+        )
+        if restart:
+            return self.store.set_state(container.id, status=RESTARTING)
+        return container
+
+    def _teardown(self, container: Container) -> None:
+        cid = container.id
+        runtime = self.runtime(container.config.runtime)
+        with contextlib.suppress(CaisError):
+            runtime.delete(cid, force=True)
+        with contextlib.suppress(CaisError):
+            self.on_network_detach(container)
+        rootfs = self.rootfs(cid)
+        if mounts.is_mounted(rootfs):
+            try:
+                mounts.unmount(rootfs)
+            except CaisError:
+                mounts.unmount(rootfs, lazy=True)
+        paths = self.paths(cid)
+        paths.exit_file.unlink(missing_ok=True)
+
+    # stop, kill, restart
+
+    def stop(self, cid: str, *, timeout: float | None = None) -> Container:
+        """The stop signal, then SIGKILL after ``timeout`` seconds (the container's default)."""
+        with self.lock(cid):
+            container = self.store.resolve(cid)
+            container = self._mark_stopped(container)
+            if container.state.status == RESTARTING:
+                return self.store.set_state(container.id, status=EXITED)
+            if container.state.status not in (RUNNING, PAUSED):
+                return container
+            wait = container.config.stop_timeout if timeout is None else timeout
+            self._signal(container, container.config.stop_signal)
+            if not self._wait_exit(container, wait):
+                self._signal(container, "SIGKILL", all_processes=True)
+                self._wait_exit(container, 30)
+            return self._reconcile_locked(self.store.get(container.id))
+
+    def _mark_stopped(self, container: Container) -> Container:
+        return self.store.set_state(container.id, stopped_by_user=True)
+
+    def kill(self, cid: str, signal: str = "SIGKILL") -> Container:
+        with self.lock(cid):
+            container = self.refresh(self.store.resolve(cid))
+            if container.state.status not in (RUNNING, PAUSED):
+                raise ContainerNotRunningError(
+                    f"Cannot kill container: {cid}: container {container.id} is not running"
+                )
+            if signal in ("SIGKILL", "SIGTERM", "SIGINT"):
+                container = self._mark_stopped(container)
+            self._signal(container, signal)
+            if signal == "SIGKILL":
+                self._wait_exit(container, 30)
+                return self._reconcile_locked(self.store.get(container.id))
+            return container
+
+    def _signal(self, container: Container, signal: str, *, all_processes: bool = False) -> None:
+        runtime = self.runtime(container.config.runtime)
+        with contextlib.suppress(CaisError):
+            runtime.kill(container.id, signal, all_processes=all_processes)
+        if container.state.status == PAUSED:
+            with contextlib.suppress(CaisError):
+                runtime.resume(container.id)
+
+    def _wait_exit(self, container: Container, timeout: float) -> bool:
+        paths = self.paths(container.id)
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while time.monotonic() < deadline:
+            if paths.exit_file.exists():
+                return True
+            if container.state.conmon_pid and not _alive(container.state.conmon_pid):
+                return True
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return paths.exit_file.exists()
+
+    def wait(self, cid: str, *, timeout: float | None = None) -> Container:
+        """Block until the container is not running; returns it (with its exit code)."""
+        container = self.store.resolve(cid)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            container = self.refresh(self.store.get(container.id))
+            if container.state.status in (EXITED, CREATED):
+                return container
+            if deadline is not None and time.monotonic() > deadline:
+                return container
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def restart(self, cid: str, *, timeout: float | None = None) -> Container:
+        container = self.stop(cid, timeout=timeout)
+        return self.start(container.id)
+
+    def pause(self, cid: str) -> Container:
+        with self.lock(cid):
+            container = self.refresh(self.store.resolve(cid))
+            if container.state.status == PAUSED:
+                raise ConflictError(f"Container {container.id} is already paused")
+            if container.state.status != RUNNING:
+                raise ContainerNotRunningError(f"Container {container.id} is not running")
+            self.runtime(container.config.runtime).pause(container.id)
+            return self.store.set_state(container.id, status=PAUSED)
+
+    def unpause(self, cid: str) -> Container:
+        with self.lock(cid):
+            container = self.refresh(self.store.resolve(cid))
+            if container.state.status != PAUSED:
+                raise ConflictError(f"Container {container.id} is not paused")
+            self.runtime(container.config.runtime).resume(container.id)
+            return self.store.set_state(container.id, status=RUNNING)
+
+    def rename(self, cid: str, name: str) -> None:
+        container = self.store.resolve(cid)
+        self.store.rename(container.id, name)
+
+    # remove
+
+    def remove(self, cid: str, *, force: bool = False, volumes: bool = False) -> Container:
+        with self.lock(cid):
+            container = self.refresh(self.store.resolve(cid))
+            if container.state.status in (RUNNING, PAUSED, RESTARTING):
+                if not force:
+                    raise ConflictError(
+                        f'cannot remove container "/{container.name}": container is '
+                        f"{container.state.status}: stop the container before removing or "
+                        "force remove"
+                    )
+                if container.state.status != RESTARTING:
+                    container = self._mark_stopped(container)
+                    self._signal(container, "SIGKILL", all_processes=True)
+                    self._wait_exit(container, 30)
+                container = self._reconcile_locked(self.store.get(container.id))
+            self._teardown(container)
+            with contextlib.suppress(NotFoundError):
+                self.snapshotter.remove(snapshot_key(container.id))
+            shutil.rmtree(self.state_dir(container.id), ignore_errors=True)
+            shutil.rmtree(self.bundle(container.id), ignore_errors=True)
+            self.store.delete(container.id)
+            if volumes:
+                for request in container.config.mounts:
+                    if request.type == "volume" and request.anonymous:
+                        self.volumes.remove(
+                            anonymous_volume_name(container.id, request.target), force=True
+                        )
+        (self.settings.runroot / "locks" / container.id).unlink(missing_ok=True)
+        return container
+
+    # the per-host monitor
+
+    def ensure_monitor(self) -> None:
+        from cais.runtime.monitor import ensure_running
+
+        ensure_running(self.settings)
+
+    def users_of_volume(self, name: str) -> list[str]:
+        out = []
+        for container in self.store.all():
+            for request in container.config.mounts:
+                if request.type != "volume":
+                    continue
+                vname = request.source or anonymous_volume_name(container.id, request.target)
+                if vname == name:
+                    out.append(container.id)
+        return out
+
+
+def anonymous_volume_name(cid: str, target: str) -> str:
+    from hashlib import sha256
+
+    return sha256(f"{cid}:{target}".encode()).hexdigest()
+
+
+def _copy_up(rootfs: Path, target: str, volume: Path) -> None:
+    """Docker's copy-up: an empty new volume gets what the image has at its mount point."""
+    if any(volume.iterdir()):
+        return
+    source = rootfs / target.lstrip("/")
+    if source.is_symlink() or not source.is_dir():
+        return
+    shutil.copytree(source, volume, symlinks=True, dirs_exist_ok=True)
+    st = source.stat()
+    os.chown(volume, st.st_uid, st.st_gid)
+    os.chmod(volume, st.st_mode & 0o7777)
+
+
+def _read_exit(paths: conmon.Paths) -> tuple[int | None, float]:
+    try:
+        text = paths.exit_file.read_text().strip()
+        mtime = paths.exit_file.stat().st_mtime
+    except OSError:
+        try:
+            text = (paths.userdata / "exit").read_text().strip()
+            mtime = (paths.userdata / "exit").stat().st_mtime
+        except OSError:
+            return None, 0.0
+    try:
+        return int(text), mtime
+    except ValueError:
+        return None, mtime
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _host_resolv(dns: tuple[str, ...], search: tuple[str, ...]) -> str:
+    if dns or search:
+        lines = [f"nameserver {d}" for d in dns]
+        if search:
+            lines.append("search " + " ".join(search))
+        return "\n".join(lines) + "\n"
+    try:
+        text = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        text = ""
+    kept = [
+        line
+        for line in text.splitlines()
+        if not (line.startswith("nameserver") and (" 127." in line or " ::1" in line))
+    ]
+    if not any(line.startswith("nameserver") for line in kept):
+        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(kept) + "\n"
