@@ -2,9 +2,10 @@
 
 For each task of the request the planner takes the feasible candidate the strategy chain
 ranks first, reserves the task's resources on it and asks that candidate (and only that
-one: the others did not change) whether it can take another. When no candidate is
-feasible, the remaining tasks fail and every eligible instance is reported with the first
-question it failed.
+one: the others did not change) whether it can take another. Instances are asked the
+feasibility questions lazily, when the ranking reaches them (see ``ranking``). When no
+candidate is feasible, the remaining tasks fail and every eligible instance is reported
+with the first question it failed.
 
 *Eligible* instances are those a task could be placed on at all: ACTIVE, and external or
 not as the launch type says. Ineligible ones (DRAINING, deregistered, the other launch
@@ -46,13 +47,15 @@ def _check_launch_type(request: TaskRequest) -> None:
         raise PlacementError("FARGATE tasks are not placed on container instances.")
 
 
-def _candidates(
-    state: ClusterState, request: TaskRequest, instances: Iterable[ContainerInstance]
-) -> list[Candidate]:
-    return [
-        Candidate(instance, order, state.tasks_on(instance.arn), group=request.group)
-        for order, instance in enumerate(instances)
-    ]
+def _fits(instance: ContainerInstance, request: TaskRequest) -> bool:
+    """A quick look at the snapshot's resources, to rank only instances that could fit."""
+    left = instance.remaining
+    return (
+        left.cpu >= request.cpu
+        and left.memory >= request.memory
+        and request.tcp_ports.isdisjoint(left.tcp_ports)
+        and request.udp_ports.isdisjoint(left.udp_ports)
+    )
 
 
 def plan_placements(
@@ -66,33 +69,47 @@ def plan_placements(
     """
     _check_launch_type(request)
     feasibility = Feasibility(checks_for(request))
-    ranking = Ranking(request.placement_strategy, state=state, group=request.group, rng=rng)
     pool = [i for i in state.instances if eligible(i, request.launch_type)]
-    candidates = _candidates(state, request, pool)
-    for candidate in candidates:
-        feasibility.prepare(candidate)
-        if feasibility.failure(candidate) is None:
-            ranking.add(candidate)
+    seen: dict[int, Candidate] = {}
+
+    def candidate(order: int) -> Candidate:
+        found = seen.get(order)
+        if found is None:
+            instance = pool[order]
+            tasks = state.tasks_on(instance.arn)
+            found = seen[order] = Candidate(instance, order, tasks, group=request.group)
+            feasibility.prepare(found)
+        return found
+
+    def admit(order: int) -> Candidate | None:
+        found = candidate(order)
+        return found if feasibility.failure(found) is None else None
+
+    ranking = Ranking(
+        request.placement_strategy,
+        state=state,
+        entries=[(order, i) for order, i in enumerate(pool) if _fits(i, request)],
+        group=request.group,
+        rng=rng,
+        admit=admit,
+    )
     placements: list[Placement] = []
     for index in range(request.count):
         best = ranking.best()
         if best is None:
-            return Plan(request, tuple(placements), _failures(feasibility, candidates))
+            # Nothing can take another task: say why, for every eligible instance.
+            failures = []
+            for order in range(len(pool)):
+                reason = feasibility.failure(candidate(order))
+                assert reason is not None, "a feasible candidate was left unplaced"
+                failures.append(Failure(pool[order].arn, reason))
+            return Plan(request, tuple(placements), tuple(failures))
         ranking.take(best)
         best.reserve(request)
         placements.append(Placement(index, best.instance.arn))
         if feasibility.failure(best) is None:
-            ranking.add(best)
+            ranking.put_back(best)
     return Plan(request, tuple(placements), ())
-
-
-def _failures(feasibility: Feasibility, candidates: Iterable[Candidate]) -> tuple[Failure, ...]:
-    failures = []
-    for candidate in candidates:
-        reason = feasibility.failure(candidate)
-        assert reason is not None, "a feasible candidate was left unplaced"
-        failures.append(Failure(candidate.instance.arn, reason))
-    return tuple(failures)
 
 
 def plan_run_task(state: ClusterState, request: TaskRequest, *, rng: Random) -> Plan:
