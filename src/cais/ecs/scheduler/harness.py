@@ -21,6 +21,7 @@ from cais.ecs.scheduler.planner import (
 )
 from cais.ecs.scheduler.request import TaskRequest
 from cais.ecs.scheduler.state import (
+    AMI_ID,
     AVAILABILITY_ZONE,
     INSTANCE_TYPE,
     OS_TYPE,
@@ -83,6 +84,7 @@ def make_instance(
             AVAILABILITY_ZONE: zone,
             INSTANCE_TYPE: instance_type,
             OS_TYPE: "linux",
+            AMI_ID: "ami-0123456789abcdef0",
             **(attributes or {}),
         },
     )

@@ -594,3 +594,37 @@ def test_limits_on_strategies_and_constraints() -> None:
         strategies_from_api([{"type": "random"}] * 6)
     with pytest.raises(PlacementError, match="maximum of 10"):
         constraints_from_api([{"type": "distinctInstance"}] * 11)
+
+
+# -- services (the interface kept ready) and snapshots ----------------------------------
+
+
+def test_a_service_spreads_its_desired_count_over_zones_then_binpacks() -> None:
+    h = harness(
+        make_instance("a1", zone="us-east-1a", memory=2048),
+        make_instance("a2", zone="us-east-1a", memory=1024),
+        make_instance("b1", zone="us-east-1b", memory=2048),
+        make_instance("c1", zone="us-east-1c", memory=1024),
+    )
+    service = request(
+        group="service:api",
+        memory=512,
+        count=9,
+        placement_strategy=(SPREAD_ZONE, BINPACK_MEMORY),
+    )
+    plan = h.place(service)
+    # Zones take turns while they can; inside a zone the fuller instance goes first.
+    assert names(plan) == ["a2", "c1", "b1", "a2", "c1", "b1", "b1", "a1", "b1"]
+    assert plan.failures == ()
+
+
+def test_updated_snapshots_keep_their_task_index_right() -> None:
+    h = harness(make_instance("a"), make_instance("b"))
+    web = request(count=3, placement_strategy=(SPREAD_INSTANCE,))
+    h.run_task(web)
+    first = h.state.tasks[0]
+    h.stop_task(first, request=web)
+    rebuilt = ClusterState.of(h.state.instances, h.state.tasks)
+    for instance in h.state.instances:
+        assert h.state.tasks_on(instance.arn) == rebuilt.tasks_on(instance.arn)
+    assert sum(h.state.tasks_on(i.arn).running_count for i in h.state.instances) == 2

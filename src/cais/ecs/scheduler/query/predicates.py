@@ -12,6 +12,9 @@ Decisions where the ECS documentation is silent:
 - ``registeredAt`` against a date without a time: ``==``/``!=`` compare the day (UTC),
   ordering compares with midnight UTC of that day.
 - ``=~`` matches the whole value (Java's ``String.matches``), with Python's ``re``.
+- ``runningTasksCount`` and ``task:group`` count every task on the instance that is not
+  STOPPED (a PENDING task occupies the instance as much as a RUNNING one), and during
+  planning the tasks the plan itself has placed there.
 """
 
 from __future__ import annotations
