@@ -17,7 +17,8 @@ from cais.ecs.scheduler.state import ContainerInstance, InstanceTasks
 class Candidate:
     """Remaining resources and group facts of one instance, updated as tasks are placed.
 
-    ``order`` is the instance's position in the snapshot (the last tie-breaker);
+    ``order`` is the instance's position among the plan's eligible instances, which keep
+    the snapshot's order (the last tie-breaker);
     ``static_failure`` caches the outcome of the checks that cannot change during a plan.
     """
 
