@@ -1,0 +1,1 @@
+"""The orchestrator: the Amazon ECS API over a domain model of clusters, tasks and instances."""
