@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from cais.errors import InvalidArgumentError, NotFoundError
 
-_COMPONENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_COMPONENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")  # no leading dot: temp files
 
 
 class PathNotFoundError(NotFoundError):

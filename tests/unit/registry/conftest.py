@@ -1,0 +1,44 @@
+"""Fixtures: a Registry on each storage driver, served by aiohttp's test server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from registry_harness import Harness
+
+from cais.registry import Registry
+from cais.registry.auth import Authenticator
+from cais.registry.http import create_app
+from cais.registry.storage import FilesystemDriver, MemoryDriver, StorageDriver
+
+
+@pytest.fixture(params=["fs", "memory"])
+def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageDriver]:
+    if request.param == "fs":
+        yield FilesystemDriver(tmp_path / "storage")
+    else:
+        yield MemoryDriver()
+
+
+@pytest.fixture
+def registry(driver: StorageDriver) -> Registry:
+    return Registry(driver)
+
+
+async def serve(registry: Registry, auth: Authenticator | None = None) -> TestClient:  # type: ignore[type-arg]
+    client: TestClient = TestClient(TestServer(create_app(registry, auth=auth)))  # type: ignore[type-arg]
+    await client.start_server()
+    return client
+
+
+@pytest_asyncio.fixture
+async def harness(registry: Registry) -> AsyncIterator[Harness]:
+    client = await serve(registry)
+    try:
+        yield Harness(client, registry)
+    finally:
+        await client.close()
