@@ -45,11 +45,19 @@ class RegistryApi:
     """Serves one Registry over HTTP; ``dispatch`` is the only aiohttp handler it needs."""
 
     def __init__(
-        self, registry: Registry, *, auth: Authenticator | None = None, workers: int = 16
+        self,
+        registry: Registry,
+        *,
+        auth: Authenticator | None = None,
+        workers: int = 16,
+        max_writes: int = 256,
     ) -> None:
         self.registry = registry
         self.auth: Authenticator = auth or NoAuth()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="registry")
+        # requests that stream a body (uploads, manifests) in flight; past it: 429
+        self.max_writes = max_writes
+        self._writes = 0
 
     async def close(self, _app: web.Application | None = None) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -92,7 +100,19 @@ class RegistryApi:
             if verdict is not Verdict.ALLOW:
                 self._refuse(request, verdict, scopes, identity)
         ctx = RequestContext(request, params, self.registry, self.auth, identity, self.executor)
-        return await endpoint.handler(ctx)
+        if endpoint.access is not Access.PUSH:
+            return await endpoint.handler(ctx)
+        if self._writes >= self.max_writes:
+            raise e.RegistryError(
+                e.TOO_MANY_REQUESTS,
+                f"more than {self.max_writes} writes in progress",
+                headers={"Retry-After": "1"},
+            )
+        self._writes += 1
+        try:
+            return await endpoint.handler(ctx)
+        finally:
+            self._writes -= 1
 
     def _refuse(
         self,
@@ -114,18 +134,24 @@ class RegistryApi:
 
 
 def add_registry_routes(
-    app: web.Application, registry: Registry, *, auth: Authenticator | None = None
+    app: web.Application,
+    registry: Registry,
+    *,
+    auth: Authenticator | None = None,
+    max_writes: int = 256,
 ) -> RegistryApi:
     """Mount the distribution API at ``/v2/`` on ``app`` (next to whatever else it serves)."""
-    api = RegistryApi(registry, auth=auth)
+    api = RegistryApi(registry, auth=auth, max_writes=max_writes)
     app.router.add_route("*", "/v2", api.dispatch)
     app.router.add_route("*", "/v2/{tail:.*}", api.dispatch)
     app.on_cleanup.append(api.close)
     return api
 
 
-def create_app(registry: Registry, *, auth: Authenticator | None = None) -> web.Application:
+def create_app(
+    registry: Registry, *, auth: Authenticator | None = None, max_writes: int = 256
+) -> web.Application:
     """A stand-alone registry application (what ``cais registry serve`` runs)."""
     app = web.Application(handler_args={"read_bufsize": READ_BUFSIZE})
-    add_registry_routes(app, registry, auth=auth)
+    add_registry_routes(app, registry, auth=auth, max_writes=max_writes)
     return app

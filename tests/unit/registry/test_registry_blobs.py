@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 
@@ -250,3 +251,36 @@ async def test_unknown_path_and_method(harness: Harness) -> None:
     resp = await harness.client.post(f"/v2/r/blobs/{digest_of(b'')}")
     assert (resp.status, await error_code(resp)) == (405, "UNSUPPORTED")
     assert "GET" in resp.headers["Allow"]
+
+
+async def test_too_many_writes_in_flight_get_429(registry: object) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from cais.registry import Registry
+    from cais.registry.http import create_app
+
+    assert isinstance(registry, Registry)
+    client: TestClient = TestClient(TestServer(create_app(registry, max_writes=1)))  # type: ignore[type-arg]
+    await client.start_server()
+    try:
+        gate = asyncio.Event()
+
+        async def slow_body():  # type: ignore[no-untyped-def]
+            yield b"first"
+            await gate.wait()
+            yield b"second"
+
+        start = await client.post("/v2/q/blobs/uploads/")
+        location = rel(start.headers["Location"])
+        slow = asyncio.ensure_future(client.patch(location, data=slow_body()))
+        await asyncio.sleep(0.2)
+        busy = await client.post("/v2/q/blobs/uploads/")
+        assert (busy.status, await error_code(busy)) == (429, "TOO_MANY_REQUESTS")
+        assert busy.headers["Retry-After"] == "1"
+        reads = await client.get("/v2/")
+        assert reads.status == 200  # reads are never throttled
+        gate.set()
+        assert (await slow).status == 202
+        assert (await client.post("/v2/q/blobs/uploads/")).status == 202
+    finally:
+        await client.close()
