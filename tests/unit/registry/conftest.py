@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
-from registry_harness import Harness
+from registry_harness import Harness, serve
 
 from cais.registry import Registry
-from cais.registry.auth import Authenticator
-from cais.registry.http import create_app
 from cais.registry.storage import FilesystemDriver, MemoryDriver, StorageDriver
 
 
@@ -27,12 +24,6 @@ def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageDr
 @pytest.fixture
 def registry(driver: StorageDriver) -> Registry:
     return Registry(driver)
-
-
-async def serve(registry: Registry, auth: Authenticator | None = None) -> TestClient:  # type: ignore[type-arg]
-    client: TestClient = TestClient(TestServer(create_app(registry, auth=auth)))  # type: ignore[type-arg]
-    await client.start_server()
-    return client
 
 
 @pytest_asyncio.fixture

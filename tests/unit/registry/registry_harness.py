@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from cais.oci import mediatypes as mt
 from cais.oci.digest import Digest
 from cais.registry import Registry
+from cais.registry.auth import Authenticator
+from cais.registry.http import create_app
 from cais.registry.storage import PathNotFoundError, StorageDriver
 
 
@@ -125,3 +127,9 @@ def rel(location: str) -> str:
     from yarl import URL
 
     return URL(location).path_qs
+
+
+async def serve(registry: Registry, auth: Authenticator | None = None) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(registry, auth=auth)))
+    await client.start_server()
+    return client

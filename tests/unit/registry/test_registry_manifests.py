@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from registry_harness import Harness, digest_of, error_code, make_image, rel
+from registry_harness import Harness, digest_of, error_code, make_image, rel, serve
 
 from cais.oci import mediatypes as mt
 
@@ -224,7 +224,6 @@ async def test_delete_tag_and_delete_by_digest(harness: Harness) -> None:
 
 async def test_deletes_can_be_disabled(driver: object) -> None:
     from cais.registry import Registry
-    from conftest import serve
 
     assert not isinstance(driver, type)
     registry = Registry(driver, allow_delete=False)  # type: ignore[arg-type]
