@@ -61,6 +61,8 @@ class Results:
     push: list[float] = field(default_factory=list)
     pull: list[float] = field(default_factory=list)
     repush: list[float] = field(default_factory=list)
+    raw_push: list[float] = field(default_factory=list)
+    raw_pull: list[float] = field(default_factory=list)
     head_rps: list[float] = field(default_factory=list)
     head_p99: list[float] = field(default_factory=list)
     rss: tuple[float, float] = (0.0, 0.0)
@@ -219,6 +221,34 @@ async def head_load(host: str, path: str, *, total: int, concurrency: int) -> tu
     return total / elapsed, latencies[int(len(latencies) * 0.99) - 1] * 1000
 
 
+async def raw_transfer(host: str, name: str, blob: Path) -> tuple[float, float]:
+    """Seconds for POST + monolithic PUT of ``blob`` (streamed from disk), and a GET of it."""
+    import aiohttp
+
+    digest = "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
+    async with aiohttp.ClientSession() as session:
+        start = time.perf_counter()
+        async with session.post(f"http://{host}/v2/{name}/blobs/uploads/") as resp:
+            assert resp.status == 202, resp.status
+            location = resp.headers["Location"]
+        if location.startswith("/"):
+            location = f"http://{host}{location}"
+        with blob.open("rb") as body:
+            async with session.put(
+                location,
+                params={"digest": digest},
+                data=body,
+                headers={"Content-Type": "application/octet-stream"},
+            ) as resp:
+                assert resp.status == 201, (resp.status, await resp.text())
+        push = time.perf_counter() - start
+        start = time.perf_counter()
+        async with session.get(f"http://{host}/v2/{name}/blobs/{digest}") as resp:
+            async for _ in resp.content.iter_chunked(1 << 20):
+                pass
+        return push, time.perf_counter() - start
+
+
 def machine_limits(work: Path, size: int) -> tuple[float, float]:
     data = os.urandom(size)
     hash_s = min(timed(lambda: hashlib.sha256(data).digest()) for _ in range(3))
@@ -249,6 +279,10 @@ def bench(
         layer_size / MIB / timed(lambda: skopeo("--src-tls-verify=false", ref, f"oci:{out}:v1"))
     )
     shutil.rmtree(out)
+    blob = work / f"raw{run}.bin"
+    push_s, pull_s = asyncio.run(raw_transfer(server.host, f"bench/raw{run}", blob))
+    r.raw_push.append(blob.stat().st_size / MIB / push_s)
+    r.raw_pull.append(blob.stat().st_size / MIB / pull_s)
     rps, p99 = asyncio.run(
         head_load(server.host, f"/v2/bench/img{run}/manifests/v1", total=1000, concurrency=16)
     )
@@ -275,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             for run in range(args.runs):
                 image = work / f"image{run}"
                 layer_size = make_image(image, size)
+                (work / f"raw{run}.bin").write_bytes(os.urandom(size))
                 for server in servers if run % 2 == 0 else reversed(servers):
                     bench(
                         server,
@@ -285,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                         r=results[server.name],
                     )
                 shutil.rmtree(image)
+                (work / f"raw{run}.bin").unlink()
             for server in servers:
                 results[server.name].rss = server.rss_mib()
         finally:
@@ -303,6 +339,8 @@ def report(
         ("skopeo push MB/s", med(cais.push), med(go.push), True),
         ("skopeo pull MB/s", med(cais.pull), med(go.pull), True),
         ("re-push (all blobs exist) s", med(cais.repush), med(go.repush), False),
+        ("HTTP POST+PUT push MB/s", med(cais.raw_push), med(go.raw_push), True),
+        ("HTTP blob GET MB/s", med(cais.raw_pull), med(go.raw_pull), True),
         ("manifest HEAD req/s (c=16)", med(cais.head_rps), med(go.head_rps), True),
         ("manifest HEAD p99 ms", med(cais.head_p99), med(go.head_p99), False),
         ("server RSS MiB (end)", cais.rss[0], go.rss[0], False),
@@ -322,8 +360,9 @@ def report(
     )
     for label, res in (("cais", cais), ("go", go)):
         print(
-            f"{label}: push at {med(res.push) / overlapped:.0%} of the overlapped limit, "
-            f"pull at {med(res.pull) / overlapped:.0%} (skopeo hashes and writes too)"
+            f"{label}: skopeo push at {med(res.push) / overlapped:.0%} of the overlapped limit, "
+            f"HTTP push at {med(res.raw_push) / overlapped:.0%}, "
+            f"skopeo pull at {med(res.pull) / overlapped:.0%} (skopeo hashes and writes too)"
         )
 
 
