@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from registry_harness import Harness, serve
 
 from cais.registry import Registry
 from cais.registry.storage import FilesystemDriver, MemoryDriver, StorageDriver
+from registry.registry_harness import Harness, serve
 
 
 @pytest.fixture(params=["fs", "memory"])

@@ -10,12 +10,12 @@ from pathlib import Path
 import bcrypt
 import pytest
 import pytest_asyncio
-from registry_harness import Harness, digest_of, error_code, serve
 
 from cais.registry import Registry
 from cais.registry.auth import BasicAuth, Htpasswd, TokenAuth
 from cais.registry.scopes import AclPolicy, Scope
 from cais.registry.storage import MemoryDriver
+from registry.registry_harness import Harness, digest_of, error_code, serve
 
 pytestmark = pytest.mark.asyncio
 

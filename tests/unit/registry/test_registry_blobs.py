@@ -7,9 +7,9 @@ import hashlib
 import os
 
 import pytest
-from registry_harness import Harness, digest_of, error_code, rel
 
 from cais.registry.blobs import CHUNK
+from registry.registry_harness import Harness, digest_of, error_code, rel
 
 pytestmark = pytest.mark.asyncio
 

@@ -10,11 +10,11 @@ import threading
 import time
 
 import pytest
-from registry_harness import Harness, digest_of, make_image
 
 from cais.registry import Registry
 from cais.registry.gc import collect_garbage
 from cais.registry.storage import StorageDriver
+from registry.registry_harness import Harness, digest_of, make_image
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 
 import pytest
 import pytest_asyncio
-from registry_harness import Harness, digest_of, error_code, make_image, serve
 
 from cais.oci import mediatypes as mt
 from cais.oci.digest import Digest
 from cais.registry import ManifestEvent, Registry, RegistryError
 from cais.registry import errors as e
 from cais.registry.storage import MemoryDriver
+from registry.registry_harness import Harness, digest_of, error_code, make_image, serve
 
 pytestmark = pytest.mark.asyncio
 

@@ -6,9 +6,9 @@ import json
 import os
 
 import pytest
-from registry_harness import Harness, digest_of, error_code, make_image, rel, serve
 
 from cais.oci import mediatypes as mt
+from registry.registry_harness import Harness, digest_of, error_code, make_image, rel, serve
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,10 +7,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from registry_harness import rel, serve
 
 from cais.registry import Registry
 from cais.registry.storage import FilesystemDriver
+from registry.registry_harness import rel, serve
 
 pytestmark = pytest.mark.asyncio
 
