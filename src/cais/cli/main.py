@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("cais.cli.system", "Display system-wide information"),
     "version": ("cais.cli.system", "Show the cais version information"),
     "system": ("cais.cli.system", "Manage cais (df, info, prune)"),
+    "registry": ("cais.cli.registry", "Run or maintain an OCI registry (serve, gc)"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}

@@ -1,0 +1,1 @@
+"""HTTP handlers of the distribution API: parse the request, call the Registry, respond."""
