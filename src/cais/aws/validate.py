@@ -201,7 +201,9 @@ def _shown(value: Any, path: str) -> str:
 
 
 def _bad_type(value: Any, path: str, kind: str, problems: list[str]) -> None:
-    problems.append(f"{_shown(value, path)} failed to satisfy constraint: Member must be a {kind}")
+    problems.append(
+        f"{_shown(value, path)} failed to satisfy constraint: Member must be of type {kind}"
+    )
 
 
 def _timestamp(value: Any, path: str, problems: list[str]) -> dt.datetime | None:

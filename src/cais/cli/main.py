@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("cais.cli.system", "Display system-wide information"),
     "version": ("cais.cli.system", "Show the cais version information"),
     "system": ("cais.cli.system", "Manage cais (df, info, prune)"),
+    "iam": ("cais.cli.iam", "Manage access keys for the AWS-compatible APIs"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}
