@@ -32,7 +32,7 @@ from cais.aws.context import Principal, RequestContext
 from cais.aws.errors import AwsError
 from cais.aws.models import ServiceModels
 from cais.aws.request import AwsRequest, AwsResponse
-from cais.aws.serialize import ShapeError, serialize
+from cais.aws.serialize import Serializer, ShapeError
 from cais.aws.validate import Validator
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class Dispatcher:
         self._auth = authenticator
         self.models = models or ServiceModels()
         self._validator = Validator(self.models.regex)
+        self._serializer = Serializer()
         self.max_body_bytes = max_body_bytes
         self._executor = executor
         self._services: dict[str, Service] = {}
@@ -181,7 +182,7 @@ class Dispatcher:
         self, op_model: OperationModel, result: Mapping[str, Any] | None, ctx: RequestContext
     ) -> bytes:
         try:
-            out = serialize(op_model.output_shape, result or {})
+            out = self._serializer.serialize(op_model.output_shape, result or {})
         except ShapeError:
             log.exception("%s returned a malformed result", ctx.operation)
             raise errors.internal_failure(ctx.request_id) from None

@@ -7,6 +7,7 @@ milliseconds since the epoch, as the Logs API counts them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cais.aws.arn import arn
 
@@ -80,9 +81,11 @@ class InputEvent:
         return len(self.message.encode()) + EVENT_OVERHEAD_BYTES
 
 
-@dataclass(frozen=True)
-class LogEvent:
-    """A stored event; ``event_id`` orders events with the same timestamp."""
+class LogEvent(NamedTuple):
+    """A stored event; ``event_id`` orders events with the same timestamp.
+
+    A NamedTuple rather than a dataclass: reads build up to 10,000 of these per call.
+    """
 
     stream: str
     timestamp: int
