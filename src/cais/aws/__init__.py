@@ -17,6 +17,7 @@ from cais.aws.credentials import (
     KeyLookup,
 )
 from cais.aws.dispatch import CONTENT_TYPE, Authenticator, Dispatcher, Service
+from cais.aws.edge import edge_dispatcher
 from cais.aws.errors import AwsError
 from cais.aws.http import BackgroundServer, add_aws_routes, aws_handler
 from cais.aws.models import ServiceModels
@@ -49,6 +50,7 @@ __all__ = [
     "add_aws_routes",
     "arn",
     "aws_handler",
+    "edge_dispatcher",
     "page_size",
     "paginate",
 ]
