@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["images"]
+SUITES = ["images", "registry", "scheduler", "aws_logs"]
 
 
 def main(argv: list[str]) -> int:

@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("cais.cli.system", "Show the cais version information"),
     "system": ("cais.cli.system", "Manage cais (df, info, prune)"),
     "registry": ("cais.cli.registry", "Run or maintain an OCI registry (serve, gc)"),
+    "iam": ("cais.cli.iam", "Manage access keys for the AWS-compatible APIs"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}
