@@ -160,7 +160,8 @@ def run_once(kind: str, total: int) -> dict[str, float]:
     }
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = [] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode")
     serve = sub.add_parser("serve")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from anchors import Podman, skopeo
-from conftest import Cli
+from helpers import Cli
 
 
 @pytest.fixture

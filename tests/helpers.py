@@ -1,0 +1,53 @@
+"""Helpers the tests share (imported as ``from helpers import …``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from cais.settings import Settings
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+    raw: bytes = b""
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs the real ``cais`` entry point in a subprocess against the test's roots."""
+
+    settings: Settings
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CAIS_ROOT": str(self.settings.root),
+            "CAIS_RUNROOT": str(self.settings.runroot),
+        }
+
+    def __call__(
+        self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 120
+    ) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cais.cli.main", *args],
+            input=input,
+            capture_output=True,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
+        )
+        result = Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+            proc.stdout,
+        )
+        if check and result.code != 0:
+            raise AssertionError(f"cais {' '.join(args)} exited {result.code}: {result.err}")
+        return result
