@@ -51,3 +51,18 @@ class Cli:
         if check and result.code != 0:
             raise AssertionError(f"cais {' '.join(args)} exited {result.code}: {result.err}")
         return result
+
+
+def cleanup_engine(engine: object) -> None:
+    """Remove every container of a test's engine and stop its monitor (nothing may leak)."""
+    import contextlib
+
+    from cais.engine import Engine
+    from cais.errors import CaisError
+    from cais.runtime import monitor
+
+    assert isinstance(engine, Engine)
+    for container in engine.container_store.all():
+        with contextlib.suppress(CaisError):
+            engine.containers.remove(container.id, force=True, volumes=True)
+    monitor.stop(engine.settings)
