@@ -266,10 +266,15 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
 
 def _start_failed(exc: CaisError) -> None:
     """Docker's exit codes when the command cannot run: 127 not found, 126 not executable."""
-    text = str(exc).lower()
-    if "not found" in text or "no such file" in text:
-        exc.exit_code = 127
-    elif "permission denied" in text or "not executable" in text:
-        exc.exit_code = 126
-    else:
+    from cais.runtime.conmon import ContainerStartError
+
+    if isinstance(exc, ContainerStartError):
+        text = str(exc).lower()
+        if "not found" in text or "no such file" in text:
+            exc.exit_code = 127
+        elif "permission denied" in text or "not executable" in text:
+            exc.exit_code = 126
+        else:
+            exc.exit_code = 125
+    elif exc.exit_code == 1:
         exc.exit_code = 125

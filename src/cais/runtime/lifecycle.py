@@ -146,8 +146,10 @@ class ContainerService:
             self.snapshotter.prepare(snapshot_key(cid), parent)
             self.state_dir(cid).mkdir(parents=True, exist_ok=True)
             for request in config.mounts:
-                if request.type == "volume":
-                    self.volumes.create(request.source or None)
+                if request.type == "volume" and request.source:
+                    self.volumes.create(request.source)
+                elif request.type == "volume":
+                    self._anonymous_volume(container, request.target)
         except BaseException:
             self._discard(cid)
             raise
@@ -190,8 +192,9 @@ class ContainerService:
             netns = self.on_network_attach(container)
             files = self._write_files(container)
             spec = build(container, rootfs=rootfs, mounts=resolved, files=files, netns=netns)
-            atomic_write(bundle / "config.json", json.dumps(spec).encode())
-            runtime.delete(cid, force=True)  # a leftover of a crash would block create
+            atomic_write(bundle / "config.json", json.dumps(spec).encode(), durable=False)
+            if runtime.knows(cid):
+                runtime.delete(cid, force=True)  # a leftover of a crash would block create
             pid = conmon.launch(
                 runtime,
                 cid,
@@ -203,6 +206,7 @@ class ContainerService:
             )
             if before_start is not None:
                 before_start(container)
+            started_at = time.time()
             runtime.start(cid)
         except BaseException as exc:
             self._teardown(container)
@@ -221,7 +225,7 @@ class ContainerService:
             status=RUNNING,
             pid=pid,
             conmon_pid=conmon.conmon_pid(self.paths(cid)) or 0,
-            started_at=time.time(),
+            started_at=started_at,
             finished_at=0.0,
             exit_code=0,
             oom_killed=False,
@@ -284,7 +288,7 @@ class ContainerService:
         out = {}
         for dest, text in contents.items():
             path = base / Path(dest).name
-            atomic_write(path, text.encode())
+            atomic_write(path, text.encode(), durable=False)
             out[dest] = path
         return out
 
@@ -324,7 +328,8 @@ class ContainerService:
             conmon_pid=0,
             exit_code=255 if code is None else code,
             oom_killed=oom,
-            finished_at=finished or time.time(),
+            # the exit file's mtime comes from a coarse clock: never before the start
+            finished_at=max(finished or time.time(), container.state.started_at),
         )
         return self._after_exit(updated)
 
@@ -346,8 +351,9 @@ class ContainerService:
     def _teardown(self, container: Container) -> None:
         cid = container.id
         runtime = self.runtime(container.config.runtime)
-        with contextlib.suppress(CaisError):
-            runtime.delete(cid, force=True)
+        if runtime.knows(cid):
+            with contextlib.suppress(CaisError):
+                runtime.delete(cid, force=True)
         with contextlib.suppress(CaisError):
             self.on_network_detach(container)
         rootfs = self.rootfs(cid)
