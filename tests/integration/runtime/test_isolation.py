@@ -132,7 +132,7 @@ def test_seccomp_blocks_a_syscall_with_eperm(ccli: Cli) -> None:
 
 
 def test_security_defaults_and_privileged(ccli: Cli) -> None:
-    code, out = run(
+    _code, out = run(
         ccli,
         "busybox",
         "sh",
