@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cais.errors import CaisError, ConflictError, NotFoundError
 from cais.fsutil import atomic_write
-from cais.images.service import ImageService
 from cais.oci.config import chain_ids
 from cais.oci.digest import Digest
 from cais.runtime import conmon, mounts
@@ -44,9 +44,12 @@ from cais.runtime.model import (
 from cais.runtime.oci import CliRuntime, runtime_for
 from cais.runtime.specgen import ResolvedMount, build
 from cais.runtime.store import ContainerStore, new_container
-from cais.runtime.volumes import Volume, VolumeStore
 from cais.settings import Settings
-from cais.snapshots.overlay import OverlaySnapshotter
+
+if TYPE_CHECKING:
+    from cais.images.service import ImageService
+    from cais.runtime.volumes import Volume, VolumeStore
+    from cais.snapshots.overlay import OverlaySnapshotter
 
 STOP_POLL = 0.01
 RESTART_BACKOFF_MAX = 60.0
