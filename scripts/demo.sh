@@ -29,4 +29,19 @@ run cais images --digests
 run cais system df
 run cais rmi cais-demo/box:v1
 
+step "Containers: an image plus a thin read/write layer, isolated and limited"
+run cais run --rm busybox sh -c 'echo "hello from $(hostname)"; id; ps'
+run cais run -d --name cais-demo-web -m 64m --pids-limit 64 --health-cmd 'test -f /tmp/up' \
+    --health-interval 1s busybox sh -c 'touch /tmp/up; i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done'
+sleep 3
+run cais ps
+run cais logs --tail 3 cais-demo-web
+run cais exec cais-demo-web sh -c 'echo changed > /etc/motd; rm /bin/vi; cat /proc/1/status | grep -E "^(Cap|Seccomp)"'
+run cais diff cais-demo-web
+run cais stats --no-stream cais-demo-web
+run cais stop -t 1 cais-demo-web
+run cais ps -a --filter name=cais-demo
+run cais rm cais-demo-web
+run cais system monitor stop
+
 step "Done"

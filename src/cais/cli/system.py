@@ -15,6 +15,7 @@ Manage cais
 Commands:
   df          Show cais disk usage
   info        Display system-wide information
+  monitor     Show or stop the per-host container monitor (status|stop)
 """
 
 
@@ -28,6 +29,8 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             return _df(ctx, argv)
         if sub == "info":
             return _info(ctx, "cais system info", argv)
+        if sub == "monitor":
+            return _monitor(ctx, argv)
         ctx.err.write(f"cais system: unknown command {sub!r}\nSee 'cais system --help'.\n")
         return 125
     if command == "version":
@@ -222,4 +225,20 @@ def _df(ctx: Context, argv: list[str]) -> int:
         ],
         out_rows,
     )
+    return 0
+
+
+def _monitor(ctx: Context, argv: list[str]) -> int:
+    p = parser(
+        "cais system monitor",
+        "The monitor restarts containers by their policy, runs "
+        "health checks and cleans up after exits; it starts on demand and ends when idle",
+    )
+    p.add_argument("action", choices=["status", "stop"], nargs="?", default="status")
+    args = p.parse_args(argv)
+    from cais.runtime import monitor
+
+    if args.action == "stop":
+        monitor.stop(ctx.settings)
+    ctx.out.write(("running" if monitor.is_running(ctx.settings) else "not running") + "\n")
     return 0
