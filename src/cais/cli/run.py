@@ -141,7 +141,7 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
             log_size = flags.parse_bytes(value, "--log-opt max-size")
         else:
             raise InvalidArgumentError(f"unknown log opt '{key}' for the k8s-file log driver")
-    network = args.network or "none"
+    network = args.network or "bridge"
     if args.name:
         flags.check_container_name(args.name)
     return RunOptions(

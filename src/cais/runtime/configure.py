@@ -45,7 +45,7 @@ class RunOptions:
     seccomp: str = ""
     resources: Resources = field(default_factory=Resources)
     mounts: tuple[MountRequest, ...] = ()
-    network: str = "none"
+    network: str = "bridge"
     dns: tuple[str, ...] = ()
     dns_search: tuple[str, ...] = ()
     extra_hosts: tuple[str, ...] = ()

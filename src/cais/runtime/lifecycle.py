@@ -79,6 +79,9 @@ class ContainerService:
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
         self._host_ready = False
+        # hooks the network room fills in (see Engine.containers)
+        self.on_create: Callable[[Container], None] = lambda c: None
+        self.on_remove: Callable[[Container], None] = lambda c: None
         self.on_network_attach: Callable[[Container], str | None] = lambda c: None
         self.on_network_detach: Callable[[Container], None] = lambda c: None
         self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
@@ -146,6 +149,7 @@ class ContainerService:
         parent = str(chain[-1]) if chain else None
         self.store.insert(container)
         try:
+            self.on_create(container)
             self.snapshotter.prepare(snapshot_key(cid), parent)
             self.state_dir(cid).mkdir(parents=True, exist_ok=True)
             for request in config.mounts:
@@ -159,6 +163,10 @@ class ContainerService:
         return container
 
     def _discard(self, cid: str) -> None:
+        container = self.store.find(cid)
+        if container is not None:
+            with contextlib.suppress(CaisError):
+                self.on_remove(container)
         with contextlib.suppress(NotFoundError):
             self.snapshotter.remove(snapshot_key(cid))
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
@@ -487,6 +495,7 @@ class ContainerService:
                 self.snapshotter.remove(snapshot_key(container.id))
             shutil.rmtree(self.state_dir(container.id), ignore_errors=True)
             shutil.rmtree(self.bundle(container.id), ignore_errors=True)
+            self.on_remove(container)
             self.store.delete(container.id)
             if volumes:
                 for request in container.config.mounts:

@@ -142,6 +142,11 @@ class ContainerStore:
             raise ContainerNotFoundError(f"No such container: {cid}")
         return self._row(row)
 
+    def find(self, cid: str) -> Container | None:
+        self._schema()
+        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
+        return self._row(row) if row is not None else None
+
     def resolve(self, text: str) -> Container:
         """By name (with or without ``/``), full ID or unique ID prefix."""
         self._schema()

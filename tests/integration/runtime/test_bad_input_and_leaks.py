@@ -104,7 +104,7 @@ def test_many_run_rm_cycles_leak_nothing(engine: Engine, busybox: str) -> None:
     image = engine.image_store.resolve("busybox")
     service = engine.containers
     for i in range(200):
-        opts = RunOptions(command=("sh", "-c", f"exit {i % 3}"), auto_remove=True)
+        opts = RunOptions(command=("sh", "-c", f"exit {i % 3}"), auto_remove=True, network="none")
         container = service.create(configure(image, "busybox", opts))
         final = run_attached(service, container, stdin=False, sig_proxy=False)
         assert final.state.exit_code == i % 3
