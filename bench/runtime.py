@@ -157,23 +157,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         return result
     finally:
         subprocess.run([*pm, "system", "reset", "-f"], env=penv, capture_output=True, check=False)
-        subprocess.run(
-            [
-                sys_python(),
-                "-c",
-                "import sys; from cais.settings import Settings; "
-                "from cais.runtime import monitor; monitor.stop(Settings.load())",
-            ],
-            env=env,
-            check=False,
-        )
+        subprocess.run([CAIS, "system", "reset", "-f"], env=env, capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def sys_python() -> str:
-    import sys
-
-    return sys.executable
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Commands:
   df          Show cais disk usage
   info        Display system-wide information
   monitor     Show or stop the per-host container monitor (status|stop)
+  reset       Remove every container, image, volume and network of this root
 """
 
 
@@ -31,6 +32,8 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             return _info(ctx, "cais system info", argv)
         if sub == "monitor":
             return _monitor(ctx, argv)
+        if sub == "reset":
+            return _reset(ctx, argv)
         ctx.err.write(f"cais system: unknown command {sub!r}\nSee 'cais system --help'.\n")
         return 125
     if command == "version":
@@ -241,4 +244,28 @@ def _monitor(ctx: Context, argv: list[str]) -> int:
     if args.action == "stop":
         monitor.stop(ctx.settings)
     ctx.out.write(("running" if monitor.is_running(ctx.settings) else "not running") + "\n")
+    return 0
+
+
+def _reset(ctx: Context, argv: list[str]) -> int:
+    p = parser(
+        "cais system reset",
+        "Remove every container, image, volume and network of this "
+        "cais root, and the host resources (bridges, firewall rules) they hold",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    args = p.parse_args(argv)
+    if not args.force:
+        ctx.out.write(
+            f"WARNING! This will remove everything under {ctx.settings.root}.\n"
+            "Are you sure you want to continue? [y/N] "
+        )
+        ctx.out.flush()
+        import sys
+
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    from cais.system import reset
+
+    reset(ctx.engine)
     return 0
