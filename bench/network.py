@@ -63,8 +63,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             lambda: run([CAIS, "run", "--rm", "--network", "none", "busybox", "true"], env=env),
             runs=RUNS,
         )
+        ports = iter(range(18400, 18400 + 4 * RUNS))  # a fresh host port for every run
         cais_port = timed(
-            lambda: run([CAIS, "run", "--rm", "-p", "18301:80", "busybox", "true"], env=env),
+            lambda: run(
+                [CAIS, "run", "--rm", "-p", f"{next(ports)}:80", "busybox", "true"], env=env
+            ),
             runs=RUNS,
         )
         pm_none = timed(
@@ -72,7 +75,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             runs=RUNS,
         )
         pm_port = timed(
-            lambda: run([*pm, "run", "--rm", "-p", "18302:80", "busybox", "true"], env=penv),
+            lambda: run(
+                [*pm, "run", "--rm", "-p", f"{next(ports)}:80", "busybox", "true"], env=penv
+            ),
             runs=RUNS,
         )
         cais_extra = Measure("", [cais_port.median - cais_none.median])
