@@ -132,6 +132,7 @@ class _PullJob:
         self.content = puller.engine.content
         self.progress = puller.progress
         self.stop = threading.Event()
+        self.keep_partial = True
         self.completed: list[Digest] = []
         self.fetched = 0
         self._count_lock = threading.Lock()
@@ -158,8 +159,9 @@ class _PullJob:
                 if is_interruption(exc):
                     self._keep_completed()
                 raise
-        for digest in self.completed:
-            self.progress.status(digest.short, "Pull complete")
+        for layer in manifest.layers:
+            if layer.digest in self.completed:
+                self.progress.status(layer.digest.short, "Pull complete")
         blobs = [manifest.config.digest, *(layer.digest for layer in manifest.layers)]
         BlobSources(self.puller.engine.db).remember(ref.domain, self.repo, blobs)
         return PullResult(image, ref, top.digest, before != image.id, self.fetched)
@@ -209,6 +211,7 @@ class _PullJob:
             )
         self.content.put(data, expected=desc.digest, lease=lease)
         self._count(len(data))
+        self._completed(desc.digest)
 
     def _fetch_layers(self, layers: tuple[Descriptor, ...], lease: Lease) -> None:
         todo: list[Descriptor] = []
@@ -229,15 +232,17 @@ class _PullJob:
         try:
             futures = [pool.submit(self._fetch_layer, desc, lease) for desc in todo]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
+            failed = [f.exception() for f in done if f.exception() is not None]
             if failed:
+                # siblings keep their partial bytes only if a retry could use them
+                self.keep_partial = all(is_interruption(e) for e in failed if e is not None)
                 self.stop.set()
                 wait(futures)
                 errors = [f.exception() for f in futures if f.exception() is not None]
                 first = next((e for e in errors if not isinstance(e, PullCancelledError)), None)
                 raise first or errors[0]  # type: ignore[misc]
         except BaseException:
-            self.stop.set()
+            self.stop.set()  # Ctrl-C while waiting: keep_partial stays True
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -298,7 +303,8 @@ class _PullJob:
                     f"layer {desc.digest} from {self.client.registry}/{self.repo}: {exc}"
                 ) from None
         except BaseException as exc:
-            if is_interruption(exc):
+            cancelled = isinstance(exc, PullCancelledError)
+            if (cancelled and self.keep_partial) or (not cancelled and is_interruption(exc)):
                 writer.suspend()  # keep the bytes for a resume
             else:
                 writer.abort()
