@@ -184,12 +184,11 @@ class RegistryClient:
             if authorization:
                 request_headers["Authorization"] = authorization
             content = body() if callable(body) else body
+            target = httpx.URL(url)
+            if params:  # added to the query an upload Location may already carry
+                target = target.copy_merge_params(httpx.QueryParams(tuple(params)))
             request = self._http.build_request(
-                method,
-                url,
-                headers=request_headers,
-                content=content,
-                params=httpx.QueryParams(tuple(params)) if params else None,
+                method, target, headers=request_headers, content=content
             )
             try:
                 response = self._http.send(

@@ -88,6 +88,7 @@ class FakeRegistry:
     tokens: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     uploads: dict[str, tuple[str, bytearray]] = field(default_factory=dict)
+    upload_states: dict[str, str] = field(default_factory=dict)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -340,13 +341,19 @@ class FakeRegistry:
                     return httpx.Response(201, headers={"Location": f"/v2/{name}/blobs/{mount}"})
             new = secrets.token_hex(8)
             self.uploads[new] = (name, bytearray())
-            return httpx.Response(
-                202, headers={"Location": f"/v2/{name}/blobs/uploads/{new}", "Range": "0-0"}
-            )
+            self.upload_states[new] = secrets.token_hex(4)
+            location = f"/v2/{name}/blobs/uploads/{new}?_state={self.upload_states[new]}"
+            return httpx.Response(202, headers={"Location": location, "Range": "0-0"})
         if uuid not in self.uploads:
             return self._error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown")
+        if query.get("_state") != self.upload_states[uuid]:  # as distribution: the Location's
+            return self._error(400, "BLOB_UPLOAD_INVALID", "blob upload invalid")  # query counts
         _, data = self.uploads[uuid]
-        location = {"Location": f"/v2/{name}/blobs/uploads/{uuid}"}
+        if request.method == "PATCH":
+            self.upload_states[uuid] = secrets.token_hex(4)
+        location = {
+            "Location": f"/v2/{name}/blobs/uploads/{uuid}?_state={self.upload_states[uuid]}"
+        }
         if request.method == "PATCH":
             content_range = request.headers.get("content-range")
             if content_range and int(content_range.split("-")[0]) != len(data):
