@@ -76,8 +76,11 @@ def pull_image(
     tls_verify: bool = True,
     platform: str | None = None,
     credentials: CredentialSource | None = None,
+    silent: bool = False,
 ) -> Image:
-    """Pull with Docker's output on ``out``; shared by ``cais pull`` and ``cais run``."""
+    """Pull with Docker's output on ``out``; shared by ``cais pull`` and ``cais run``.
+    ``quiet`` leaves the reference line (``pull -q``), ``silent`` not even that (``run -q``).
+    """
     from cais.distribution.progress import progress_for
     from cais.distribution.pull import Puller
     from cais.oci.platform import Platform
@@ -90,6 +93,7 @@ def pull_image(
         wanted = Platform.parse(platform) if platform else None
     except ValueError as exc:
         raise InvalidArgumentError(str(exc)) from None
+    quiet = quiet or silent
     progress = progress_for(out, quiet=quiet)
     try:
         result = Puller(
@@ -105,7 +109,8 @@ def pull_image(
         out.write(f"Digest: {result.digest}\n")
         verb = "Downloaded newer image for" if result.updated else "Image is up to date for"
         out.write(f"Status: {verb} {ref.familiar()}\n")
-    out.write(f"{ref}\n")
+    if not silent:
+        out.write(f"{ref}\n")
     out.flush()
     return result.image
 

@@ -218,7 +218,9 @@ def _image(ctx: Context, args: argparse.Namespace) -> Image:
         raise ImageNotFoundError(f"no such image: {args.image}") from None
     if args.pull != "always" and not args.quiet:
         ctx.err.write(f"Unable to find image '{ref.familiar()}' locally\n")
-    return pull_image(ctx, str(ref), out=ctx.err, quiet=args.quiet, platform=args.platform)
+    return pull_image(
+        ctx, str(ref), out=ctx.err, quiet=False, silent=args.quiet, platform=args.platform
+    )
 
 
 def main(ctx: Context, command: str, argv: list[str]) -> int:

@@ -1,8 +1,9 @@
 """What a pull or push shows while it runs: a bar per layer on a terminal, lines otherwise.
 
 Transfers report to a :class:`TransferProgress` by a layer's short ID (12 hex digits, as
-Docker shows them): ``add`` it with a status, ``advance`` it by bytes, change its
-``status``. ``note`` prints a line of its own (``latest: Pulling from team/app``).
+Docker shows them): ``add`` it with a status (adding it again resets its byte count, as a
+retry does), ``advance`` it by bytes, change its ``status``. ``note`` prints a line of
+its own (``latest: Pulling from team/app``).
 """
 
 from __future__ import annotations
@@ -68,10 +69,12 @@ class LineProgress:
         return None
 
     def status(self, key: str, status: str, *, transferring: bool = False) -> None:
-        if self._last.get(key) == status:
-            return
-        self._last[key] = status
-        self._line(f"{key}: {status}")
+        with self._lock:
+            if self._last.get(key) == status:
+                return
+            self._last[key] = status
+            self._stream.write(f"{key}: {status}\n")
+            self._stream.flush()
 
     def close(self) -> None:
         return None
@@ -126,8 +129,8 @@ class RichProgress:
 
     def add(self, key: str, *, total: int | None, status: str) -> None:
         with self._lock:
-            if key in self._tasks:
-                self._progress.update(self._tasks[key], total=total, status=status)
+            if key in self._tasks:  # again: a retry starts counting anew
+                self._progress.update(self._tasks[key], total=total, completed=0, status=status)
                 return
             self._tasks[key] = self._progress.add_task(
                 key, total=total, key=key, status=status, transferring=False

@@ -139,8 +139,8 @@ class _PullJob:
 
     def run(self) -> PullResult:
         ref = self.ref
-        self.progress.note(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
         top = self.client.get_manifest(self.repo, str(ref.digest) if ref.digest else str(ref.tag))
+        self.progress.note(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
         fetched = self._resolve(top)
         manifest = parse_manifest(fetched.data, _declared(fetched.media_type))
         if not isinstance(manifest, Manifest) or not manifest.is_image:

@@ -354,3 +354,23 @@ def test_multi_arch_index_resolves_to_linux_amd64(
     }
     assert layers["amd64"] in fetched
     assert layers["arm64"] not in fetched and layers["arm"] not in fetched
+
+
+def test_run_pull_policies(ccli: Cli, docker_registry: Server, tmp_path: Path) -> None:
+    ref = f"{docker_registry.host}/run/busybox:v1"
+    ccli("push", "busybox", ref)
+    ccli("rmi", "-f", "busybox")
+    never = ccli("run", "--rm", "--pull", "never", ref, "true", check=False)
+    assert never.code == 125 and never.err == f"Error: no such image: {ref}\n"
+    quiet = ccli("run", "--rm", "-q", ref, "echo", "quiet")
+    assert quiet.out == "quiet\n" and quiet.err == ""  # -q: no pull output at all
+    always = ccli("run", "--rm", "--pull", "always", ref, "echo", "again")
+    assert always.out == "again\n"
+    assert "Unable to find image" not in always.err
+    assert f"Status: Image is up to date for {ref}" in always.err
+    docker_registry.stop()
+    gone = ccli("run", "--rm", "--pull", "always", ref, "true", check=False)
+    assert gone.code == 125
+    assert gone.err == (
+        f"Error: cannot reach registry {docker_registry.host}: connection refused\n"
+    )
