@@ -428,8 +428,9 @@ class RegistryClient:
         progress: Progress | None = None,
     ) -> None:
         """Send the file at ``path`` into ``session``: one PUT when it is at most
-        ``chunk_size``, else PATCHes of ``chunk_size`` (each resumed from the registry's
-        offset if the connection breaks) and a closing PUT with the digest.
+        ``chunk_size``, else PATCHes of ``chunk_size`` and a closing PUT with the digest.
+        A chunk lost to a broken connection is resumed from the offset the registry reports
+        (or, where it cannot say, in a new upload).
         """
         scopes = _push(session.repository)
         location = session.location
@@ -454,7 +455,14 @@ class RegistryClient:
                     retries += 1
                     if retries > 3:
                         raise
-                    location, offset = self._upload_status(session, location)
+                    try:
+                        location, offset = self._upload_status(session, location)
+                    except DistributionError:
+                        # distribution signs each Location's state: a lost answer makes
+                        # the upload unusable, so begin another one
+                        fresh = self.start_upload(session.repository)
+                        assert fresh is not None
+                        session, location, offset = fresh, fresh.location, 0
                     continue
                 if response.status_code != 202:
                     raise self._fail(response, context=f"uploading {digest} to {self.registry}")

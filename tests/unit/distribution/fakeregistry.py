@@ -83,12 +83,15 @@ class FakeRegistry:
     tampered: dict[str, bytes] = field(default_factory=dict)
     break_after: dict[str, int] = field(default_factory=dict)
     ignore_range: bool = False
+    drop_patch: int = 0  # the Nth PATCH is stored, then its answer is lost (0: none)
+    signed_state: bool = True  # each Location's _state must be the latest, as distribution's
     mounts: bool = True
     log: list[Logged] = field(default_factory=list)
     tokens: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     uploads: dict[str, tuple[str, bytearray]] = field(default_factory=dict)
     upload_states: dict[str, str] = field(default_factory=dict)
+    patches: int = 0
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -346,8 +349,8 @@ class FakeRegistry:
             return httpx.Response(202, headers={"Location": location, "Range": "0-0"})
         if uuid not in self.uploads:
             return self._error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown")
-        if query.get("_state") != self.upload_states[uuid]:  # as distribution: the Location's
-            return self._error(400, "BLOB_UPLOAD_INVALID", "blob upload invalid")  # query counts
+        if self.signed_state and query.get("_state") != self.upload_states[uuid]:
+            return self._error(400, "BLOB_UPLOAD_INVALID", "blob upload invalid")
         _, data = self.uploads[uuid]
         if request.method == "PATCH":
             self.upload_states[uuid] = secrets.token_hex(4)
@@ -359,6 +362,9 @@ class FakeRegistry:
             if content_range and int(content_range.split("-")[0]) != len(data):
                 return httpx.Response(416, headers=location)
             data.extend(request.content)
+            self.patches += 1
+            if self.patches == self.drop_patch:
+                raise httpx.ReadError("connection reset after the chunk was stored")
             return httpx.Response(202, headers={**location, "Range": f"0-{len(data) - 1}"})
         if request.method == "GET":
             return httpx.Response(204, headers={**location, "Range": f"0-{len(data) - 1}"})

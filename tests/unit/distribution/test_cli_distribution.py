@@ -52,6 +52,11 @@ def test_push_then_pull_prints_what_docker_prints(cli: Cli, tmp_path: Path) -> N
         assert any(line.endswith(": Already exists") for line in again)
         assert puller("pull", "-q", ref).out == ref + "\n"
 
+        cli("tag", "app:v1", f"{live.host}/team/app:v2")
+        retagged = cli("push", f"{live.host}/team/app:v2").out.splitlines()  # NAME[:TAG] form
+        assert any(line.endswith(": Layer already exists") for line in retagged)
+        assert retagged[-1].startswith(f"v2: digest: {digest} size: ")
+
         missing = puller("pull", f"{live.host}/team/app:nope", check=False)
         assert missing.code == 1
         assert missing.err.startswith(

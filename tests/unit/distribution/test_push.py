@@ -134,6 +134,26 @@ def test_big_layers_go_in_chunks(
     assert result.pushed_bytes >= layer["size"]
 
 
+@pytest.mark.parametrize("signed_state", [False, True])
+def test_a_chunk_whose_answer_is_lost_is_not_sent_twice_or_lost(
+    signed_state: bool, engine: Engine, fake: FakeRegistry, make_pusher: Callable[..., Pusher]
+) -> None:
+    payload = layer_tar({"r": os.urandom(300_000)})
+    load(engine.images, io.BytesIO(docker_archive("big:v1", [payload])))
+    fake.drop_patch = 2
+    fake.signed_state = signed_state
+    make_pusher(chunk_size=64 * 1024).push("big:v1", "registry.test/team/big:v1")
+    uploads = [(e.method, e.status) for e in fake.log if "/team/big/blobs/uploads/" in e.path]
+    if signed_state:  # distribution: the old Location is dead, a new upload starts over
+        assert ("GET", 400) in uploads
+        assert uploads.count(("POST", 202)) == 3  # config, layer, and the layer again
+    else:  # a registry that reports its offset: carry on from there
+        assert ("GET", 204) in uploads
+        assert uploads.count(("POST", 202)) == 2
+    layer = json.loads(fake.manifests["team/big"]["v1"][0])["layers"][0]
+    assert gzip.decompress(fake.blobs[layer["digest"]]) == payload
+
+
 def test_push_with_bearer_tokens_asks_for_push_and_source_pull(
     pulled: Image, fake: FakeRegistry, make_pusher: Callable[..., Pusher]
 ) -> None:
