@@ -254,3 +254,15 @@ def test_revoked_token_is_renewed_after_a_401(
     assert len(fake.token_requests) == 2
     assert any(e.status == 401 and "/blobs/" in e.path for e in fake.log)
     assert engine.image_store.resolve(REF).tags
+
+
+def test_the_python_api_takes_credentials_in_code(engine: Engine, fake: FakeRegistry) -> None:
+    from cais.distribution import Credential, StaticCredentials, pull
+
+    fake.auth = "basic"
+    image(fake)
+    got = pull(engine, REF, auth=Credential("alice", "secret"), transport=fake.transport())
+    assert engine.image_store.resolve(REF).id == got.id
+    keyed = StaticCredentials({"other.test": Credential("alice", "secret")})
+    with pytest.raises(UnauthorizedError):
+        pull(engine, REF, auth=keyed, transport=fake.transport())
