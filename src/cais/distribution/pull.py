@@ -154,6 +154,9 @@ class _PullJob:
             try:
                 self._fetch_config(manifest.config, lease)
                 self._fetch_layers(manifest.layers, lease)
+                for layer in manifest.layers:
+                    if layer.digest in self.completed:
+                        self.progress.status(layer.digest.short, "Extracting")
                 image = self.images.add_manifest(fetched.data, names=names, lease=lease)
             except BaseException as exc:
                 if is_interruption(exc):
