@@ -50,6 +50,36 @@ def layer_tar(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def docker_archive(name: str, layers: list[bytes]) -> bytes:
+    """A docker-archive (as ``docker save`` writes) with uncompressed layers."""
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
+        }
+    ).encode()
+    files = {"config.json": config}
+    for i, layer in enumerate(layers):
+        files[f"l{i}/layer.tar"] = layer
+    manifest = [
+        {
+            "Config": "config.json",
+            "RepoTags": [name],
+            "Layers": [f"l{i}/layer.tar" for i in range(len(layers))],
+        }
+    ]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 @dataclass(frozen=True)
 class Logged:
     method: str

@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import os
-import tarfile
 from collections.abc import Callable
 
 import pytest
@@ -17,37 +16,7 @@ from cais.errors import InvalidArgumentError
 from cais.images.archive import load
 from cais.images.store import Image
 from cais.oci import mediatypes as mt
-from distribution.fakeregistry import FakeRegistry, layer_tar, sha
-
-
-def docker_archive(name: str, layers: list[bytes]) -> bytes:
-    """A docker-archive (as ``docker save`` writes) with uncompressed layers."""
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
-        }
-    ).encode()
-    files = {"config.json": config}
-    for i, layer in enumerate(layers):
-        files[f"l{i}/layer.tar"] = layer
-    manifest = [
-        {
-            "Config": "config.json",
-            "RepoTags": [name],
-            "Layers": [f"l{i}/layer.tar" for i in range(len(layers))],
-        }
-    ]
-    files["manifest.json"] = json.dumps(manifest).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from distribution.fakeregistry import FakeRegistry, docker_archive, layer_tar, sha
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 from cais.settings import Settings
-from distribution.fakeregistry import layer_tar
+from distribution.fakeregistry import docker_archive, layer_tar
 from distribution.liveregistry import serve
-from distribution.test_push import docker_archive
 from helpers import Cli
 
 
