@@ -54,7 +54,7 @@ CLEAN = {"mounts": [], "cgroups": [], "conmon": [], "runtime": [], "rows": [], "
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["nope:1", "true"], 125, "no such image"),
+        (["--pull", "never", "nope:1", "true"], 125, "no such image"),  # no pull from a hub
         (["-m", "abc", "busybox", "true"], 125, 'invalid argument "abc" for "-m, --memory"'),
         (["-m", "1k", "busybox", "true"], 125, "Minimum memory limit allowed is 6MB"),
         (["--cpus", "-1", "busybox", "true"], 125, "--cpus"),

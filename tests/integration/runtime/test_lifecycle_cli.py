@@ -45,7 +45,7 @@ def test_run_errors_have_dockers_exit_codes(ccli: Cli) -> None:
     assert missing.code == 127
     assert "no-such-binary" in missing.err
     assert ccli("ps", "-aq").out == ""
-    image = ccli("run", "--rm", "nope:latest", "true", check=False)
+    image = ccli("run", "--rm", "--pull", "never", "nope:latest", "true", check=False)
     assert image.code == 125
     assert "nope" in image.err
 
