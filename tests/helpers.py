@@ -29,6 +29,7 @@ class Cli:
             **os.environ,
             "CAIS_ROOT": str(self.settings.root),
             "CAIS_RUNROOT": str(self.settings.runroot),
+            "CAIS_CGROUP_PARENT": self.settings.cgroup_parent,
         }
 
     def __call__(

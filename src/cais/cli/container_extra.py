@@ -78,12 +78,16 @@ def _stats(ctx: Context, prog: str, argv: list[str]) -> int:
         if not args.all:
             targets = [c for c in targets if c.state.status in ("running", "paused")]
     cpus = cpu_count()
-    previous = {c.id: cgroups.usage(f"/cais/{c.id}", c.state.pid) for c in targets if c.state.pid}
+    previous = {
+        c.id: cgroups.usage(ctx.settings.cgroup_of(c.id), c.state.pid)
+        for c in targets
+        if c.state.pid
+    }
     while True:
         time.sleep(0.5)
         rows = []
         for c in targets:
-            now = cgroups.usage(f"/cais/{c.id}", c.state.pid) if c.state.pid else None
+            now = cgroups.usage(ctx.settings.cgroup_of(c.id), c.state.pid) if c.state.pid else None
             before = previous.get(c.id)
             if now is None or before is None:
                 rows.append(

@@ -202,7 +202,14 @@ class ContainerService:
             resolved = self._resolve_mounts(container, rootfs)
             netns = self.on_network_attach(container)
             files = self._write_files(container)
-            spec = build(container, rootfs=rootfs, mounts=resolved, files=files, netns=netns)
+            spec = build(
+                container,
+                rootfs=rootfs,
+                mounts=resolved,
+                files=files,
+                netns=netns,
+                cgroup=self.settings.cgroup_of(cid),
+            )
             atomic_write(bundle / "config.json", json.dumps(spec).encode(), durable=False)
             if runtime.knows(cid):
                 runtime.delete(cid, force=True)  # a leftover of a crash would block create

@@ -20,9 +20,9 @@ def leftovers(engine: Engine) -> dict[str, object]:
         mounts = [line.split()[4] for line in fh if root in line.split()[4]]
     cgroups = []
     for base in Path("/sys/fs/cgroup").iterdir():
-        cais = base / "cais"
-        if cais.is_dir():
-            cgroups += [p.name for p in cais.iterdir() if p.is_dir()]
+        parent = base / engine.settings.cgroup_parent  # this test's own
+        if parent.is_dir():
+            cgroups += [p.name for p in parent.iterdir() if p.is_dir()]
     conmons = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():

@@ -182,10 +182,11 @@ def test_cpu_limits_reach_the_cgroup(ccli: Cli) -> None:
         "100",
     ).out.strip()
     base = Path("/sys/fs/cgroup")
+    parent = ccli.settings.cgroup_parent
     if (base / "cgroup.controllers").exists():
-        assert (base / "cais" / cid / "cpu.max").read_text().split()[0] == "50000"
+        assert (base / parent / cid / "cpu.max").read_text().split()[0] == "50000"
     else:
-        assert (base / "cpu" / "cais" / cid / "cpu.cfs_quota_us").read_text().strip() == "50000"
-        assert (base / "cpu" / "cais" / cid / "cpu.shares").read_text().strip() == "512"
+        assert (base / "cpu" / parent / cid / "cpu.cfs_quota_us").read_text().strip() == "50000"
+        assert (base / "cpu" / parent / cid / "cpu.shares").read_text().strip() == "512"
     ccli("rm", "-f", name)
-    assert not (base / "cpu" / "cais" / cid).exists()
+    assert not (base / "cpu" / parent / cid).exists()
