@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from cais.aws.arn import arn
 
@@ -87,12 +88,12 @@ class ImageId:
         return f"{{imageDigest:'{self.digest or 'null'}', imageTag:'{self.tag or 'null'}'}}"
 
 
-@dataclass(frozen=True)
-class Image:
+class Image(NamedTuple):
     """An image in a repository: a stored manifest and the tags that point at it.
 
     ``size`` is what ECR reports as imageSizeInBytes: the bytes of the layers (compressed,
-    as stored) plus the config; ``children`` are the manifests an index lists.
+    as stored) plus the config. A NamedTuple rather than a dataclass: DescribeImages builds
+    up to 1,000 of these per call.
     """
 
     repository: str

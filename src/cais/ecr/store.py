@@ -25,6 +25,11 @@ from cais.ecr.schema import SCHEMA
 from cais.state.sqlite import Database
 
 TAGGED, UNTAGGED = "TAGGED", "UNTAGGED"
+# in Image's field order, tags left out (they come from their own table)
+_IMAGE_COLUMNS = (
+    "i.repository, i.digest, i.media_type, i.artifact_media_type, i.size, i.pushed_at,"
+    " i.last_pull, i.subject"
+)
 _MAX_TAG_KEY = 128
 _MAX_TAG_VALUE = 256
 
@@ -319,24 +324,32 @@ class EcrStore:
         if after is not None:
             where.append("i.digest > ?")
             params.append(after)
-        sql = f"SELECT * FROM ecr_images i WHERE {' AND '.join(where)} ORDER BY i.digest"
+        sql = (
+            f"SELECT {_IMAGE_COLUMNS} FROM ecr_images i WHERE {' AND '.join(where)}"
+            " ORDER BY i.digest"
+        )
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self._db.query(sql, params)
+        cursor = self._db.connection().cursor()
+        cursor.row_factory = None  # plain tuples: this is the hot path of DescribeImages
+        rows = cursor.execute(sql, params).fetchall()
         if not rows:
             return []
-        tags = self._tags_between(repository, rows[0]["digest"], rows[-1]["digest"])
-        return [_image(r, tags.get(r["digest"], ())) for r in rows]
+        tags = self._tags_between(repository, rows[0][1], rows[-1][1])
+        empty: tuple[str, ...] = ()
+        return [Image(r[0], r[1], tags.get(r[1], empty), *r[2:]) for r in rows]
 
     def _tags_between(self, repository: str, first: str, last: str) -> dict[str, tuple[str, ...]]:
         found: dict[str, list[str]] = defaultdict(list)
-        for row in self._db.query(
+        cursor = self._db.connection().cursor()
+        cursor.row_factory = None
+        for digest, tag in cursor.execute(
             "SELECT digest, tag FROM ecr_image_tags WHERE repository = ?"
             " AND digest BETWEEN ? AND ? ORDER BY digest, tag",
             (repository, first, last),
         ):
-            found[row[0]].append(row[1])
+            found[digest].append(tag)
         return {k: tuple(v) for k, v in found.items()}
 
     def referenced(self, repository: str) -> set[str]:
@@ -399,18 +412,4 @@ def _repository(row: sqlite3.Row) -> Repository:
         scan_on_push=bool(row["scan_on_push"]),
         encryption_type=row["encryption_type"],
         kms_key=row["kms_key"],
-    )
-
-
-def _image(row: sqlite3.Row, tags: tuple[str, ...]) -> Image:
-    return Image(
-        repository=row["repository"],
-        digest=row["digest"],
-        tags=tags,
-        media_type=row["media_type"],
-        artifact_media_type=row["artifact_media_type"],
-        size=row["size"],
-        pushed_at=row["pushed_at"],
-        last_pull=row["last_pull"],
-        subject=row["subject"],
     )
