@@ -34,6 +34,7 @@ from cais.ecr.model import Image, ImageId, Repository, TagMutability
 from cais.ecr.provider import VALIDATION_ERROR, EcrProvider
 from cais.ecr.service import Ecr, LifecycleRun
 from cais.ecr.store import EcrStore
+from cais.oci.digest import Digest
 from cais.registry import Registry
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ def open_ecr(
     store = EcrStore(db)
     registry: Registry
 
-    def read_manifest(digest: object) -> bytes:
-        return registry.blobs.read(digest)  # type: ignore[arg-type]
+    def read_manifest(digest: Digest) -> bytes:
+        return registry.blobs.read(digest)  # bound below: the hooks need the registry
 
     hooks = EcrRegistryHooks(store, read_manifest, clock=clock)
     registry = Registry(driver, hooks=hooks, clock=clock)

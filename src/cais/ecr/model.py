@@ -24,6 +24,8 @@ MUTABLE_WITH_EXCLUSION = "MUTABLE_WITH_EXCLUSION"
 WITH_EXCLUSION = (IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION)
 
 MAX_REPOSITORY_TAGS = 50
+# what a registry accepts as a tag (OCI distribution); ECR's model allows up to 300 of any
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 DEFAULT_ENCRYPTION = "AES256"
 
 

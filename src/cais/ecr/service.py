@@ -20,10 +20,10 @@ from cais.ecr import errors
 from cais.ecr.auth import Login, LoginTokens
 from cais.ecr.hooks import stored_manifest
 from cais.ecr.lifecycle import Candidate, Expiry, LifecyclePolicy, evaluate
-from cais.ecr.model import Image, ImageId, Repository, TagMutability
+from cais.ecr.model import TAG_PATTERN, Image, ImageId, Repository, TagMutability
 from cais.ecr.store import EcrStore
 from cais.oci.digest import Digest, DigestError
-from cais.oci.manifest import Index, ManifestError, parse_manifest
+from cais.oci.manifest import Index, Manifest, ManifestError, parse_manifest
 from cais.registry import Registry, RegistryError
 from cais.registry import errors as e
 from cais.registry.hooks import ManifestEvent
@@ -163,6 +163,10 @@ class Ecr:
     ) -> FetchedImage:
         """PutImage: store manifest bytes (layers already pushed) under a tag or digest."""
         repo = self.store.get_repository(name, account)
+        if tag is not None and not TAG_PATTERN.match(tag):
+            raise errors.invalid_at(
+                "imageTag", f"Invalid image tag '{tag}': expected {TAG_PATTERN.pattern}"
+            )
         actual = str(Digest.from_bytes(manifest))
         if digest is not None:
             try:
@@ -192,7 +196,7 @@ class Ecr:
         return FetchedImage(ImageId(actual, tag), manifest, info.media_type)
 
     def _put_error(
-        self, exc: RegistryError, parsed: object, name: str, account: str, tag: str | None
+        self, exc: RegistryError, parsed: Manifest | Index, name: str, account: str, tag: str | None
     ) -> AwsError:
         code = exc.code
         missing = exc.detail.get("digests", []) if isinstance(exc.detail, dict) else []
@@ -204,8 +208,6 @@ class Ecr:
             return errors.tag_exists(tag or "", name)
         if code is e.NAME_UNKNOWN:
             return errors.repository_not_found(name, account)
-        if code is e.MANIFEST_INVALID and tag is not None and "invalid tag" in exc.message:
-            return errors.invalid_at("imageTag", f"Invalid image tag '{tag}'")
         return errors.invalid_at("imageManifest", exc.message)
 
     def fetch_images(

@@ -237,6 +237,19 @@ def test_a_restart_keeps_everything(up: Up, tmp_path: Path) -> None:
     left = ecr.describe_images(repositoryName="keep")["imageDetails"]
     assert sorted(d["imageDigest"] for d in left) == sorted(digests[1:])
 
+    # one cais up per root; SIGINT stops it as cleanly as SIGTERM
+    second = subprocess.run(
+        [sys.executable, "-m", "cais.cli.main", "up", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CAIS_ROOT": str(up.root), "CAIS_RUNROOT": str(up.base / "run")},
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode != 0
+    assert f"another cais up (pid {up.process.pid})" in second.stderr
+    assert up.stop(signal.SIGINT) == 0
+
 
 def snapshot(ecr: Any) -> dict[str, Any]:
     repos = ecr.describe_repositories()["repositories"]

@@ -236,6 +236,15 @@ def test_put_image_errors_store_nothing(world: World) -> None:
         },
     )
     assert kind == "ImageDigestDoesNotMatchException"
+    kind, message = world.error(
+        "PutImage",
+        {"repositoryName": "app", "imageManifest": blobs.manifest.decode(), "imageTag": "no way!"},
+    )
+    assert (kind, message) == (
+        "InvalidParameterException",
+        "Invalid parameter at 'imageTag' failed to satisfy constraint: "
+        "'Invalid image tag 'no way!': expected ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$'",
+    )
     out = world.ok(
         "PutImage",
         {"repositoryName": "app", "imageManifest": blobs.manifest.decode(), "imageTag": "v2"},
