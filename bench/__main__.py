@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["images", "registry", "scheduler", "aws_logs", "ecr"]
+SUITES = ["images", "runtime", "registry", "scheduler", "aws_logs", "ecr"]
 
 
 def main(argv: list[str]) -> int:

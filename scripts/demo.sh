@@ -29,6 +29,37 @@ run cais images --digests
 run cais system df
 run cais rmi cais-demo/box:v1
 
+step "Containers: an image plus a thin read/write layer, isolated and limited"
+run cais run --rm busybox sh -c 'echo "hello from $(hostname)"; id; ps'
+run cais run -d --name cais-demo-web -m 64m --pids-limit 64 --health-cmd 'test -f /tmp/up' \
+    --health-interval 1s busybox sh -c 'touch /tmp/up; i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done'
+sleep 3
+run cais ps
+run cais logs --tail 3 cais-demo-web
+run cais exec cais-demo-web sh -c 'echo changed > /etc/motd; rm /bin/vi; cat /proc/1/status | grep -E "^(Cap|Seccomp)"'
+run cais diff cais-demo-web
+run cais stats --no-stream cais-demo-web
+run cais stop -t 1 cais-demo-web
+run cais ps -a --filter name=cais-demo
+run cais rm cais-demo-web
+run cais system monitor stop
+
+step "Networks: containers find each other by name; a published port serves the host"
+run cais network create cais-demo-net
+run cais run -d --name cais-demo-api --network cais-demo-net --network-alias api busybox \
+    sh -c 'mkdir -p /www && echo "hello from the api container" > /www/index.html && httpd -f -p 80 -h /www'
+run cais run -d --name cais-demo-front --network cais-demo-net -p 18088:8080 busybox \
+    sh -c 'mkdir -p /www/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\nwget -qO- http://api/\n" > /www/cgi-bin/hello && chmod +x /www/cgi-bin/hello && httpd -f -p 8080 -h /www'
+sleep 1
+run cais ps
+run cais exec cais-demo-front wget -qO- http://api/
+printf '$ curl http://127.0.0.1:18088/cgi-bin/hello\n'
+python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:18088/cgi-bin/hello', timeout=5).read().decode(), end='')"
+run cais port cais-demo-front
+run cais rm -f cais-demo-api cais-demo-front
+run cais network rm cais-demo-net
+run cais system monitor stop
+
 step "Amazon ECR on your machine: 'cais up' serves the registry and the ECR API on one port"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cais up --port "$port" --lifecycle-interval 0 >"$work/up.out" 2>"$work/up.log" &

@@ -51,8 +51,6 @@ def _top(ctx: Context, prog: str, argv: list[str]) -> int:
         check=False,
     )
     lines = proc.stdout.splitlines()
-    if lines and not args.ps_args:
-        lines[0] = lines[0].replace("CMD", "CMD").replace("  UID", "UID")
     ctx.out.write("\n".join(lines) + "\n")
     return 0
 

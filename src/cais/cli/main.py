@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "port": ("cais.cli.container_extra", "List port mappings of a container"),
     "container": ("cais.cli.container", "Manage containers"),
     "volume": ("cais.cli.volume", "Manage volumes"),
+    "network": ("cais.cli.network", "Manage networks"),
     "inspect": ("cais.cli.inspect", "Return low-level information on cais objects"),
     "info": ("cais.cli.system", "Display system-wide information"),
     "version": ("cais.cli.system", "Show the cais version information"),

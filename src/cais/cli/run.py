@@ -141,7 +141,7 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
             log_size = flags.parse_bytes(value, "--log-opt max-size")
         else:
             raise InvalidArgumentError(f"unknown log opt '{key}' for the k8s-file log driver")
-    network = args.network or "none"
+    network = args.network or "bridge"
     if args.name:
         flags.check_container_name(args.name)
     return RunOptions(
@@ -266,10 +266,15 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
 
 def _start_failed(exc: CaisError) -> None:
     """Docker's exit codes when the command cannot run: 127 not found, 126 not executable."""
-    text = str(exc).lower()
-    if "not found" in text or "no such file" in text:
-        exc.exit_code = 127
-    elif "permission denied" in text or "not executable" in text:
-        exc.exit_code = 126
-    else:
+    from cais.runtime.conmon import ContainerStartError
+
+    if isinstance(exc, ContainerStartError):
+        text = str(exc).lower()
+        if "not found" in text or "no such file" in text:
+            exc.exit_code = 127
+        elif "permission denied" in text or "not executable" in text:
+            exc.exit_code = 126
+        else:
+            exc.exit_code = 125
+    elif exc.exit_code == 1:
         exc.exit_code = 125
