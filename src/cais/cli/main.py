@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "system": ("cais.cli.system", "Manage cais (df, info, prune)"),
     "registry": ("cais.cli.registry", "Run or maintain an OCI registry (serve, gc)"),
     "iam": ("cais.cli.iam", "Manage access keys for the AWS-compatible APIs"),
+    "up": ("cais.cli.up", "Run the platform: registry and AWS-compatible APIs on one port"),
+    "ecr": ("cais.cli.ecr", "Maintain ECR repositories (run lifecycle policies now)"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}
