@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["images", "runtime", "network", "distribution", "registry", "ecr", "scheduler", "aws_logs"]
+SUITES = [
+    "images",
+    "runtime",
+    "network",
+    "distribution",
+    "registry",
+    "ecr",
+    "scheduler",
+    "aws_logs",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -97,32 +97,16 @@ aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo
 run aws --endpoint-url "$endpoint" ecr create-repository --repository-name cais-demo/box --image-tag-mutability IMMUTABLE
 
 step "Log in with the ECR token and push the demo image to $registry/cais-demo/box:v1"
-# TODO(cais login/push): when 'cais login' and 'cais push' land, push with them instead:
-#   aws ecr get-login-password | cais login -u AWS --password-stdin "$registry"
-#   cais push "$registry/cais-demo/box:v1"   (after loading box.tar and tagging it so)
-if command -v skopeo >/dev/null 2>&1; then
-  printf '$ aws ecr get-login-password | skopeo login -u AWS --password-stdin %s\n' "$registry"
-  aws --endpoint-url "$endpoint" ecr get-login-password \
-    | skopeo login --authfile "$work/auth.json" --tls-verify=false -u AWS --password-stdin "$registry"
-  run skopeo copy --quiet --authfile "$work/auth.json" --dest-tls-verify=false \
-    "docker-archive:$work/box.tar" "docker://$registry/cais-demo/box:v1"
-elif command -v podman >/dev/null 2>&1; then
-  mkdir -p "$work/podman"
-  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' >"$work/podman/containers.conf"
-  pm_run=$(mktemp -d /tmp/cais-demo-pm.XXXXXX)
-  pm() { CONTAINERS_CONF="$work/podman/containers.conf" podman --root "$work/podman/root" --runroot "$pm_run" --storage-driver overlay "$@"; }
-  printf '$ aws ecr get-login-password | podman login -u AWS --password-stdin %s\n' "$registry"
-  aws --endpoint-url "$endpoint" ecr get-login-password \
-    | pm login --authfile "$work/auth.json" --tls-verify=false -u AWS --password-stdin "$registry"
-  pm load -q -i "$work/box.tar" >/dev/null
-  pm tag cais-demo/box:v1 "$registry/cais-demo/box:v1"
-  printf '$ podman push --tls-verify=false %s\n' "$registry/cais-demo/box:v1"
-  pm push --quiet --authfile "$work/auth.json" --tls-verify=false "$registry/cais-demo/box:v1"
-  pm system reset -f >/dev/null 2>&1 || true
-  rm -rf "$pm_run"
-else
-  echo "(skopeo or podman is needed to push here: apt-get install -y skopeo)"
-fi
+printf '$ aws ecr get-login-password | cais login -u AWS --password-stdin %s\n' "$registry"
+aws --endpoint-url "$endpoint" ecr get-login-password \
+  | cais login -u AWS --password-stdin "$registry"
+run cais tag busybox "$registry/cais-demo/box:v1"
+run cais push "$registry/cais-demo/box:v1"
+run cais rmi "$registry/cais-demo/box:v1"
+run cais pull "$registry/cais-demo/box:v1"
+run cais run --rm "$registry/cais-demo/box:v1" echo "pulled back from the registry and run"
+run cais rmi "$registry/cais-demo/box:v1"
+run cais logout "$registry"
 run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/box
 run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force --query repository.repositoryUri
 printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
