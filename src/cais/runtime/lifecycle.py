@@ -48,6 +48,7 @@ from cais.settings import Settings
 
 if TYPE_CHECKING:
     from cais.images.service import ImageService
+    from cais.images.store import ImageStore
     from cais.runtime.volumes import Volume, VolumeStore
     from cais.snapshots.overlay import OverlaySnapshotter
 
@@ -68,13 +69,16 @@ class ContainerService:
         self,
         settings: Settings,
         store: ContainerStore,
-        images: ImageService,
+        images: Callable[[], ImageService],
         snapshotter: OverlaySnapshotter,
         volumes: VolumeStore,
+        *,
+        image_store: ImageStore,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.images = images
+        self._images = images  # made on first use: running a container does not need it
+        self.image_store = image_store
         self.snapshotter = snapshotter
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
@@ -85,6 +89,10 @@ class ContainerService:
         self.on_network_attach: Callable[[Container], str | None] = lambda c: None
         self.on_network_detach: Callable[[Container], None] = lambda c: None
         self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
+
+    @property
+    def images(self) -> ImageService:
+        return self._images()
 
     # paths and locks
 
@@ -139,7 +147,7 @@ class ContainerService:
 
     def create(self, config: ContainerConfig, *, name: str | None = None) -> Container:
         """Record the container and prepare its read/write layer; nothing runs yet."""
-        image = self.images.store.get(Digest.parse(config.image_id))
+        image = self.image_store.get(Digest.parse(config.image_id))
         self.runtime(config.runtime)  # refuse an unknown runtime before anything is stored
         cid = self.store.new_id()
         container = new_container(cid, name or self.store.random_name(), config)
