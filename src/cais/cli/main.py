@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "save": ("cais.cli.image", "Save one or more images to a tar archive"),
     "load": ("cais.cli.image", "Load an image from a tar archive or STDIN"),
     "import": ("cais.cli.image", "Import the contents from a tarball to create an image"),
+    "build": ("cais.cli.build", "Build an image from a Dockerfile"),
+    "builder": ("cais.cli.build", "Manage builds (prune the build cache)"),
     "run": ("cais.cli.run", "Create and run a new container from an image"),
     "create": ("cais.cli.run", "Create a new container"),
     "ps": ("cais.cli.container", "List containers"),
