@@ -293,7 +293,20 @@ class _Build:
         config = image.config.config
         return step_image, start_stage(config, author=image.config.author), config.on_build
 
+    def _earlier(self, stage: ins.Stage, name: str) -> ins.Stage | None:
+        for earlier in self.dockerfile.stages[: stage.index]:
+            if (earlier.name and earlier.name == name.lower()) or (
+                name.isdigit() and int(name) == earlier.index
+            ):
+                return earlier
+        return None
+
     def _build_stage(self, stage: ins.Stage) -> StageResult:
+        for instruction in stage.instructions:  # what COPY --from needs, built first
+            if isinstance(instruction, ins.Copy) and instruction.from_:
+                needed = self._earlier(stage, instruction.from_)
+                if needed is not None:
+                    self.stage(needed)
         image, state, triggers = self._base(stage)
         instructions: list[ins.Instruction] = [
             parse_trigger(t, line=stage.from_.location.line, filename=self.dockerfile.filename)

@@ -149,34 +149,12 @@ class Destination:
         fd = os.dup(self.fd)
         try:
             for part in [p for p in rel.split("/") if p]:
-                fd = self._child_dir(fd, part, create=create, owner=owner, where=rel)
+                child = _child_dir(fd, part, create=create, owner=owner, where=rel)
+                os.close(fd)
+                fd = child
             yield fd
         finally:
             os.close(fd)
-
-    def _child_dir(
-        self, parent: int, name: str, *, create: bool, owner: tuple[int, int] | None, where: str
-    ) -> int:
-        try:
-            child = os.open(name, _DIR_FLAGS, dir_fd=parent)
-        except FileNotFoundError:
-            if not create:
-                os.close(parent)
-                raise
-            os.mkdir(name, 0o755, dir_fd=parent)
-            child = os.open(name, _DIR_FLAGS, dir_fd=parent)
-            os.fchmod(child, 0o755)
-            if owner is not None:
-                os.fchown(child, *owner)
-        except OSError as exc:
-            os.close(parent)
-            if exc.errno in (errno.ENOTDIR, errno.ELOOP):
-                raise FileOpError(
-                    f"cannot create directory /{where}: /{name} is not a directory"
-                ) from None
-            raise
-        os.close(parent)
-        return child
 
     def make_dirs(self, path: str, *, owner: tuple[int, int] | None = None) -> str:
         """``mkdir -p`` (0755, ``owner`` for the ones made); returns the resolved path."""
@@ -460,6 +438,28 @@ class _Copier:
                 os.close(dst)
         finally:
             os.close(src)
+
+
+def _child_dir(
+    parent: int, name: str, *, create: bool, owner: tuple[int, int] | None, where: str
+) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            raise FileOpError(
+                f"cannot create directory /{where}: /{name} is not a directory"
+            ) from None
+        raise
+    os.mkdir(name, 0o755, dir_fd=parent)
+    child = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    os.fchmod(child, 0o755)
+    if owner is not None:
+        os.fchown(child, *owner)
+    return child
 
 
 def _lstat_at(dir_fd: int, name: str) -> os.stat_result | None:

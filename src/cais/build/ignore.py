@@ -140,6 +140,8 @@ class IgnoreRules:
                 raise IgnorePatternError('illegal exclusion pattern: "!"')
             exclusion = text.startswith("!")
             text = text.removeprefix("!")
+            if len(text) > 1:
+                text = text.lstrip("/") or "/"
             compiled.append(IgnorePattern(text, exclusion, compile_pattern(text)))
         self.patterns: tuple[IgnorePattern, ...] = tuple(compiled)
         self.has_exceptions = any(p.exclusion for p in self.patterns)

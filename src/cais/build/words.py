@@ -60,7 +60,7 @@ class _Words:
 
     def add(self, ch: str) -> None:
         if ch.isspace():
-            if self.in_word and self.current:
+            if self.in_word and any(self.current):
                 self.done.append("".join(self.current))
                 self.current = []
                 self.in_word = False
@@ -76,7 +76,7 @@ class _Words:
             self.add(ch)
 
     def result(self) -> list[str]:
-        if self.current:
+        if any(self.current):
             self.done.append("".join(self.current))
             self.current = []
             self.in_word = False
