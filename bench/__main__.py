@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["images", "registry", "scheduler", "aws_logs"]
+SUITES = ["images", "registry", "scheduler", "aws_logs", "build"]
 
 
 def main(argv: list[str]) -> int:
