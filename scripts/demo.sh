@@ -29,4 +29,42 @@ run cais images --digests
 run cais system df
 run cais rmi cais-demo/box:v1
 
+step "Build an image from a Dockerfile: a small web service (busybox httpd)"
+mkdir -p "$work/web/site"
+cat > "$work/web/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+ARG VERSION=dev
+LABEL org.example.service=hello-web
+WORKDIR /www
+COPY site/ ./
+RUN echo "hello-web $VERSION" > version.txt
+RUN <<EOF
+echo "ok" > health
+echo "web:x:1000:1000:web:/www:/bin/false" >> /etc/passwd
+echo "web:x:1000:" >> /etc/group
+EOF
+USER web
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=2s CMD wget -q -O- http://127.0.0.1:8080/health || exit 1
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+DOCKERFILE
+printf '<h1>Hello from an image cais built</h1>\n' > "$work/web/site/index.html"
+printf 'site/secret.txt\n' > "$work/web/.dockerignore"
+printf 'not in the image\n' > "$work/web/site/secret.txt"
+run cais build --progress plain --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
+
+step "Build again: every step comes from the cache, and the image ID is the same"
+run cais build --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
+run cais history cais-demo/web:1.0
+
+step "Run the service and ask it for its pages"
+run cais run -d --name cais-demo-web cais-demo/web:1.0
+sleep 1
+run cais exec cais-demo-web wget -q -O- http://127.0.0.1:8080/
+run cais exec cais-demo-web wget -q -O- http://127.0.0.1:8080/version.txt
+run cais exec cais-demo-web sh -c 'id; ls /www'
+run cais rm -f cais-demo-web
+run cais rmi cais-demo/web:1.0
+run cais builder prune -f
+
 step "Done"
