@@ -78,6 +78,7 @@ _STEP_ERRORS = (
     OwnerError,
     InstructionError,
     WordError,
+    OSError,
 )
 
 

@@ -148,14 +148,13 @@ class ImageWriter:
         return self._record(config, (*parent.layers, layer))
 
     def finish(self, result: StepImage, *, labels: dict[str, str] | None = None) -> StepImage:
-        """The build's image: ``--label`` values added, recorded as a named image."""
+        """The build's image: ``--label`` values added, recorded as a named image.
+
+        It keeps the last step's creation time, so the same build gives the same ID.
+        """
         if labels:
             cfg = result.config.config
-            config = replace(
-                result.config,
-                config=replace(cfg, labels={**cfg.labels, **labels}),
-                created=rfc3339(),
-            )
+            config = replace(result.config, config=replace(cfg, labels={**cfg.labels, **labels}))
             return self._record(config, result.layers, intermediate=False)
         manifest = self.images.content.read(result.image.manifest_digest)
         image = self.images.add_manifest(manifest, lease=self.lease, intermediate=False)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from buildsupport import BuildKit, FileEntry, walk
 
 from anchors import Podman
 from cais.engine import Engine
@@ -32,7 +33,6 @@ from cais.images.archive import save
 from cais.images.bootstrap import bootstrap
 from cais.oci.reference import parse_reference
 from cais.settings import Settings
-from conftest import BuildKit, FileEntry, walk
 
 pytestmark = pytest.mark.interop
 

@@ -8,9 +8,10 @@ import re
 import tarfile
 from collections.abc import Callable
 
+from buildsupport import BuildKit, Built
+
 from cais.engine import Engine
 from cais.oci import mediatypes as mt
-from conftest import BuildKit, Built
 
 APP = """\
 FROM busybox
@@ -152,9 +153,7 @@ def test_deletions_become_whiteouts_and_layers_are_plain_tars(
     assert not any(n.startswith(("proc", "sys", "dev", "etc/hosts")) for n in names)
 
 
-def test_metadata_instructions(kit: BuildKit, engine: Engine) -> None:
-    built = kit(
-        """\
+METADATA = """\
 FROM busybox
 LABEL a=1 "b c"="d e"
 MAINTAINER someone
@@ -165,12 +164,16 @@ HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD test -f /etc/passwd
 SHELL ["/bin/sh", "-ec"]
 ENTRYPOINT echo entry
 ONBUILD RUN echo triggered > /tmp/onbuild
-""",
-        labels={"from.cli": "yes"},
-    )
+"""
+
+
+def test_metadata_instructions(kit: BuildKit, engine: Engine) -> None:
+    built = kit(METADATA, labels={"from.cli": "yes"})
     image = built.image
     cfg = image.config.config
     assert cfg.labels == {"a": "1", "b c": "d e", "from.cli": "yes"}
+    again = kit(METADATA, labels={"from.cli": "yes"})
+    assert again.image.id == image.id  # --label too gives the same image for the same build
     assert image.config.author == "someone"
     assert cfg.user == "www-data"
     assert cfg.volumes == ("/data", "/logs")

@@ -10,11 +10,11 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from buildsupport import BuildKit, leftovers
 
 from cais.build.errors import BuildStepError, DockerfileError, RunFailedError
 from cais.engine import Engine
 from cais.errors import CaisError
-from conftest import BuildKit, leftovers
 
 STAGES = """\
 FROM busybox AS builder

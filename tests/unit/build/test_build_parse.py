@@ -7,8 +7,9 @@ import textwrap
 import pytest
 
 from cais.build import instructions as ins
+from cais.build.arguments import parse_duration, parse_words
 from cais.build.errors import DockerfileError
-from cais.build.parse import parse_dockerfile, parse_duration, parse_trigger, parse_words
+from cais.build.parse import parse_dockerfile, parse_trigger
 from cais.build.syntax import heredoc_marker, read_dockerfile
 
 
