@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -68,7 +71,7 @@ def _build(ctx: Context, argv: list[str]) -> int:
         raise InvalidArgumentError(
             f"network {network!r} not found: cais build supports --network none or host"
         )
-    with _Context.open(args.context, args.file, stdin=sys.stdin.buffer) as opened:
+    with _Context.open(args.context, args.file, stdin=sys.stdin.buffer) as opened, _interruptible():
         dockerfile = parse_dockerfile(opened.text, filename=opened.filename)
         progress = progress_for(args.progress, ctx.err, quiet=args.quiet)
         builder = Builder(ctx.engine, progress=progress)
@@ -95,6 +98,20 @@ def _build(ctx: Context, argv: list[str]) -> int:
     if args.quiet:
         ctx.out.write(image_id + "\n")
     return 0
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM stops a build like Ctrl-C does: the step's container and mounts go away."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _build_args(values: list[str]) -> dict[str, str]:
