@@ -8,20 +8,24 @@ LABEL and ARG keep their quotes (substitution removes them later).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 BLANKS = re.compile(r"[\t\v\f\r ]+")
 _DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNITS_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
+_UNITS_NS: Mapping[str, int] = MappingProxyType(
+    {
+        "ns": 1,
+        "us": 1_000,
+        "µs": 1_000,
+        "μs": 1_000,
+        "ms": 1_000_000,
+        "s": 1_000_000_000,
+        "m": 60_000_000_000,
+        "h": 3_600_000_000_000,
+    }
+)
 
 
 class ArgumentError(Exception):

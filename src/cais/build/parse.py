@@ -9,8 +9,9 @@ Every instruction's arguments are read the way BuildKit's frontend reads them: e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from cais.build import instructions as ins
 from cais.build.arguments import (
@@ -475,23 +476,25 @@ def _onbuild(req: _Request) -> ins.Onbuild:
     return ins.Onbuild(req.location, expression, trigger)
 
 
-_PARSERS: dict[str, Callable[[_Request], ins.Instruction | ins.From]] = {
-    "from": _from,
-    "run": _run,
-    "cmd": _cmd,
-    "entrypoint": _entrypoint,
-    "shell": _shell,
-    "env": _env,
-    "label": _label,
-    "arg": _arg,
-    "expose": _expose,
-    "volume": _volume,
-    "user": _user,
-    "workdir": _workdir,
-    "stopsignal": _stopsignal,
-    "maintainer": _maintainer,
-    "healthcheck": _healthcheck,
-    "copy": _copy,
-    "add": _add,
-    "onbuild": _onbuild,
-}
+_PARSERS: Mapping[str, Callable[[_Request], ins.Instruction | ins.From]] = MappingProxyType(
+    {
+        "from": _from,
+        "run": _run,
+        "cmd": _cmd,
+        "entrypoint": _entrypoint,
+        "shell": _shell,
+        "env": _env,
+        "label": _label,
+        "arg": _arg,
+        "expose": _expose,
+        "volume": _volume,
+        "user": _user,
+        "workdir": _workdir,
+        "stopsignal": _stopsignal,
+        "maintainer": _maintainer,
+        "healthcheck": _healthcheck,
+        "copy": _copy,
+        "add": _add,
+        "onbuild": _onbuild,
+    }
+)
