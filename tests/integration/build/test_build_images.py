@@ -252,3 +252,13 @@ COPY f1 relative
     assert files["modes/f1"][1] == 0o600
     assert files["followed"][:1] == ("file",) and files["followed"][4] == "1"
     assert files["w/relative"][4] == "1"
+
+
+def test_proxy_args_reach_run_but_not_history_or_cache(kit: BuildKit) -> None:
+    dockerfile = "FROM busybox\nRUN echo \"proxy=$HTTP_PROXY no=$no_proxy\" > /proxy\n"
+    built = kit(dockerfile, build_args={"HTTP_PROXY": "http://proxy:3128", "no_proxy": "x"})
+    assert kit.files(built.image)["proxy"][4] == "proxy=http://proxy:3128 no=x\n"
+    assert "proxy:3128" not in built.image.config.history[-1].created_by
+    assert built.result.warnings == ()
+    again = kit(dockerfile, build_args={"HTTP_PROXY": "http://other:8080"})
+    assert again.image.id == built.image.id  # a proxy is not an input of the step
