@@ -21,19 +21,17 @@ from typing import Protocol
 
 from cais.build import instructions as ins
 from cais.build.cache import BuildCache, StepInputs, base_key, step_key
-from cais.build.context import SourceError, SourceTree
+from cais.build.context import SourceTree
 from cais.build.errors import BuildStepError, DockerfileError, RunFailedError
 from cais.build.execute import MountedSnapshot, RunRequest, RunStep, layer_dirs
-from cais.build.fetch import FetchError
 from cais.build.files import FileStepError, FileSteps
-from cais.build.fsops import Destination, FileOpError
+from cais.build.fsops import Destination
 from cais.build.layers import ImageWriter, StepImage
-from cais.build.owners import OwnerError, user_ids
+from cais.build.owners import user_ids
 from cais.build.parse import parse_trigger
 from cais.build.progress import Progress
 from cais.build.state import (
     PROXY_ARGS,
-    InstructionError,
     StageState,
     apply_arg,
     apply_metadata,
@@ -69,16 +67,6 @@ METADATA = (
     ins.Healthcheck,
     ins.Maintainer,
     ins.Onbuild,
-)
-_STEP_ERRORS = (
-    SourceError,
-    FileStepError,
-    FileOpError,
-    FetchError,
-    OwnerError,
-    InstructionError,
-    WordError,
-    OSError,
 )
 
 
@@ -361,10 +349,10 @@ class _Build:
         self.steps += 1
         try:
             result = self._dispatch(instruction, number, image, state, key)
-        except BuildStepError as exc:
-            self.progress.failed(number, exc.message)
+        except (BuildStepError, DockerfileError) as exc:
+            self.progress.failed(number, exc.message)  # already names its line
             raise
-        except _STEP_ERRORS as exc:
+        except (CaisError, OSError) as exc:
             self.progress.failed(number, str(exc))
             raise BuildStepError(line, str(exc), filename=self.dockerfile.filename) from None
         return result
