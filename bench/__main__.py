@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["images", "registry", "scheduler", "aws_logs", "build"]
+SUITES = [
+    "images",
+    "runtime",
+    "network",
+    "distribution",
+    "registry",
+    "ecr",
+    "scheduler",
+    "aws_logs",
+    "build",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,105 @@ run cais images --digests
 run cais system df
 run cais rmi cais-demo/box:v1
 
+step "Containers: an image plus a thin read/write layer, isolated and limited"
+run cais run --rm busybox sh -c 'echo "hello from $(hostname)"; id; ps'
+run cais run -d --name cais-demo-web -m 64m --pids-limit 64 --health-cmd 'test -f /tmp/up' \
+    --health-interval 1s busybox sh -c 'touch /tmp/up; i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done'
+sleep 3
+run cais ps
+run cais logs --tail 3 cais-demo-web
+run cais exec cais-demo-web sh -c 'echo changed > /etc/motd; rm /bin/vi; cat /proc/1/status | grep -E "^(Cap|Seccomp)"'
+run cais diff cais-demo-web
+run cais stats --no-stream cais-demo-web
+run cais stop -t 1 cais-demo-web
+run cais ps -a --filter name=cais-demo
+run cais rm cais-demo-web
+run cais system monitor stop
+
+step "Networks: containers find each other by name; a published port serves the host"
+run cais network create cais-demo-net
+run cais run -d --name cais-demo-api --network cais-demo-net --network-alias api busybox \
+    sh -c 'mkdir -p /www && echo "hello from the api container" > /www/index.html && httpd -f -p 80 -h /www'
+run cais run -d --name cais-demo-front --network cais-demo-net -p 18088:8080 busybox \
+    sh -c 'mkdir -p /www/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\nwget -qO- http://api/\n" > /www/cgi-bin/hello && chmod +x /www/cgi-bin/hello && httpd -f -p 8080 -h /www'
+sleep 1
+run cais ps
+run cais exec cais-demo-front wget -qO- http://api/
+printf '$ curl http://127.0.0.1:18088/cgi-bin/hello\n'
+python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:18088/cgi-bin/hello', timeout=5).read().decode(), end='')"
+run cais port cais-demo-front
+run cais rm -f cais-demo-api cais-demo-front
+run cais network rm cais-demo-net
+run cais system monitor stop
+
+step "Amazon ECR on your machine: 'cais up' serves the registry and the ECR API on one port"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cais up --port "$port" --lifecycle-interval 0 >"$work/up.out" 2>"$work/up.log" &
+up_pid=$!
+stop_up() {
+  if kill -0 "$up_pid" 2>/dev/null; then
+    kill -TERM "$up_pid"
+    wait "$up_pid" || true
+  fi
+}
+trap 'stop_up; cleanup' EXIT
+tries=0
+until grep -q "serving on" "$work/up.out" 2>/dev/null; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 300 ] || ! kill -0 "$up_pid" 2>/dev/null; then
+    cat "$work/up.log" >&2
+    echo "cais up did not start" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+cat "$work/up.out"
+
+# the aws CLI with the local default key pair (cais up --help says more), and empty
+# config files so that the user's own AWS profile plays no part
+: >"$work/aws-config"
+: >"$work/aws-credentials"
+export AWS_ACCESS_KEY_ID=AKIACAISLOCALDEFAULT
+export AWS_SECRET_ACCESS_KEY=caisLocalDefaultSecretKeyNotForProduction
+export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+endpoint="http://127.0.0.1:$port"
+registry="localhost:$port"
+aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force >/dev/null 2>&1 || true
+run aws --endpoint-url "$endpoint" ecr create-repository --repository-name cais-demo/box --image-tag-mutability IMMUTABLE
+
+step "Log in with the ECR token and push the demo image to $registry/cais-demo/box:v1"
+# TODO(cais login/push): when 'cais login' and 'cais push' land, push with them instead:
+#   aws ecr get-login-password | cais login -u AWS --password-stdin "$registry"
+#   cais push "$registry/cais-demo/box:v1"   (after loading box.tar and tagging it so)
+if command -v skopeo >/dev/null 2>&1; then
+  printf '$ aws ecr get-login-password | skopeo login -u AWS --password-stdin %s\n' "$registry"
+  aws --endpoint-url "$endpoint" ecr get-login-password \
+    | skopeo login --authfile "$work/auth.json" --tls-verify=false -u AWS --password-stdin "$registry"
+  run skopeo copy --quiet --authfile "$work/auth.json" --dest-tls-verify=false \
+    "docker-archive:$work/box.tar" "docker://$registry/cais-demo/box:v1"
+elif command -v podman >/dev/null 2>&1; then
+  mkdir -p "$work/podman"
+  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' >"$work/podman/containers.conf"
+  pm_run=$(mktemp -d /tmp/cais-demo-pm.XXXXXX)
+  pm() { CONTAINERS_CONF="$work/podman/containers.conf" podman --root "$work/podman/root" --runroot "$pm_run" --storage-driver overlay "$@"; }
+  printf '$ aws ecr get-login-password | podman login -u AWS --password-stdin %s\n' "$registry"
+  aws --endpoint-url "$endpoint" ecr get-login-password \
+    | pm login --authfile "$work/auth.json" --tls-verify=false -u AWS --password-stdin "$registry"
+  pm load -q -i "$work/box.tar" >/dev/null
+  pm tag cais-demo/box:v1 "$registry/cais-demo/box:v1"
+  printf '$ podman push --tls-verify=false %s\n' "$registry/cais-demo/box:v1"
+  pm push --quiet --authfile "$work/auth.json" --tls-verify=false "$registry/cais-demo/box:v1"
+  pm system reset -f >/dev/null 2>&1 || true
+  rm -rf "$pm_run"
+else
+  echo "(skopeo or podman is needed to push here: apt-get install -y skopeo)"
+fi
+run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/box
+run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force --query repository.repositoryUri
+printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
+stop_up
+
 step "Build an image from a Dockerfile: a small web service (busybox httpd)"
 mkdir -p "$work/web/site"
 cat > "$work/web/Dockerfile" <<'DOCKERFILE'
@@ -58,12 +157,13 @@ run cais build --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
 run cais history cais-demo/web:1.0
 
 step "Run the service and ask it for its pages"
-run cais run -d --name cais-demo-web cais-demo/web:1.0
+run cais run -d --name cais-demo-built cais-demo/web:1.0
 sleep 1
-run cais exec cais-demo-web wget -q -O- http://127.0.0.1:8080/
-run cais exec cais-demo-web wget -q -O- http://127.0.0.1:8080/version.txt
-run cais exec cais-demo-web sh -c 'id; ls /www'
-run cais rm -f cais-demo-web
+run cais exec cais-demo-built wget -q -O- http://127.0.0.1:8080/
+run cais exec cais-demo-built wget -q -O- http://127.0.0.1:8080/version.txt
+run cais exec cais-demo-built sh -c 'id; ls /www'
+run cais rm -f cais-demo-built
+run cais system monitor stop
 run cais rmi cais-demo/web:1.0
 run cais builder prune -f
 

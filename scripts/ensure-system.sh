@@ -5,7 +5,7 @@ set -eu
 
 base="crun runc conmon catatonit tini busybox-static golang-github-containers-common
 containernetworking-plugins iptables iproute2 mmdebstrap zstd ca-certificates"
-tests="podman skopeo buildah docker-registry apache2-utils uidmap awscli"
+tests="podman skopeo buildah docker-registry apache2-utils uidmap awscli gcc libc6-dev"
 bench="hyperfine wrk"
 
 case "${1:-demo}" in

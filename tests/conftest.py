@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(root=tmp_path / "root", runroot=tmp_path / "run")
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Temporary roots, and a cgroup parent of the test's own (so leak checks see only it)."""
+    parent = f"cais-test-{os.urandom(4).hex()}"
+    yield Settings(root=tmp_path / "root", runroot=tmp_path / "run", cgroup_parent=parent)
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        with contextlib.suppress(OSError):
+            (hierarchy / parent).rmdir()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ class Cli:
             **os.environ,
             "CAIS_ROOT": str(self.settings.root),
             "CAIS_RUNROOT": str(self.settings.runroot),
+            "CAIS_CGROUP_PARENT": self.settings.cgroup_parent,
         }
 
     def __call__(
@@ -66,3 +67,7 @@ def cleanup_engine(engine: object) -> None:
         with contextlib.suppress(CaisError):
             engine.containers.remove(container.id, force=True, volumes=True)
     monitor.stop(engine.settings)
+    if "networks" in engine.__dict__ or (engine.settings.root / "cais.db").exists():
+        for network in engine.networks.store.all():  # bridges and firewall rules are host-wide
+            with contextlib.suppress(CaisError):
+                engine.networks.remove(network.name)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from cais.content.store import LocalContentStore
     from cais.images.service import ImageService
     from cais.images.store import ImageStore
+    from cais.network.service import NetworkService
     from cais.runtime.lifecycle import ContainerService
     from cais.runtime.store import ContainerStore
     from cais.runtime.volumes import VolumeStore
@@ -88,9 +89,23 @@ class Engine:
     def containers(self) -> ContainerService:
         from cais.runtime.lifecycle import ContainerService
 
-        return ContainerService(
+        service = ContainerService(
             self.settings, self.container_store, self.images, self.snapshotter, self.volumes
         )
+        # the network room plugs in here; it is imported only when a container uses it
+        service.on_create = lambda c: self.networks.record(c)
+        service.on_remove = lambda c: self.networks.forget(c.id)
+        service.on_network_attach = lambda c: self.networks.attach(c)
+        service.on_network_detach = lambda c: self.networks.detach(c)
+        service.on_files = lambda c: {"hosts": self.networks.hosts_lines(c)}
+        return service
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from cais.network.service import NetworkService
+        from cais.network.store import NetworkStore
+
+        return NetworkService(self.settings, NetworkStore(self.db), self.container_store)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -15,6 +15,7 @@ from pathlib import Path
 DEFAULT_ROOT = Path("/var/lib/cais")
 DEFAULT_RUNROOT = Path("/run/cais")
 DEFAULT_RUNTIME = "crun"
+DEFAULT_CGROUP_PARENT = "cais"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Settings:
     root: Path = DEFAULT_ROOT
     runroot: Path = DEFAULT_RUNROOT
     runtime: str = DEFAULT_RUNTIME
+    cgroup_parent: str = DEFAULT_CGROUP_PARENT  # containers' cgroups: /<parent>/<id>
 
     @classmethod
     def load(
@@ -38,7 +40,11 @@ class Settings:
             root=Path(root or env.get("CAIS_ROOT") or DEFAULT_ROOT).absolute(),
             runroot=Path(runroot or env.get("CAIS_RUNROOT") or DEFAULT_RUNROOT).absolute(),
             runtime=runtime or env.get("CAIS_RUNTIME") or DEFAULT_RUNTIME,
+            cgroup_parent=env.get("CAIS_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT,
         )
+
+    def cgroup_of(self, container_id: str) -> str:
+        return f"/{self.cgroup_parent}/{container_id}"
 
     @property
     def database(self) -> Path:

@@ -51,8 +51,6 @@ def _top(ctx: Context, prog: str, argv: list[str]) -> int:
         check=False,
     )
     lines = proc.stdout.splitlines()
-    if lines and not args.ps_args:
-        lines[0] = lines[0].replace("CMD", "CMD").replace("  UID", "UID")
     ctx.out.write("\n".join(lines) + "\n")
     return 0
 
@@ -80,12 +78,16 @@ def _stats(ctx: Context, prog: str, argv: list[str]) -> int:
         if not args.all:
             targets = [c for c in targets if c.state.status in ("running", "paused")]
     cpus = cpu_count()
-    previous = {c.id: cgroups.usage(f"/cais/{c.id}", c.state.pid) for c in targets if c.state.pid}
+    previous = {
+        c.id: cgroups.usage(ctx.settings.cgroup_of(c.id), c.state.pid)
+        for c in targets
+        if c.state.pid
+    }
     while True:
         time.sleep(0.5)
         rows = []
         for c in targets:
-            now = cgroups.usage(f"/cais/{c.id}", c.state.pid) if c.state.pid else None
+            now = cgroups.usage(ctx.settings.cgroup_of(c.id), c.state.pid) if c.state.pid else None
             before = previous.get(c.id)
             if now is None or before is None:
                 rows.append(

@@ -149,7 +149,7 @@ def inspect_document(engine: Engine, c: Container) -> dict[str, Any]:
             "Runtime": cfg.runtime,
             "Dns": list(cfg.dns),
             "ExtraHosts": list(cfg.extra_hosts) or None,
-            "PortBindings": {},
+            "PortBindings": {p: [] for p in c.config.publish} or {},
         },
         "GraphDriver": {"Name": "overlay", "Data": {"MergedDir": str(service.rootfs(c.id))}},
         "Mounts": mounts,
@@ -183,6 +183,33 @@ def inspect_document(engine: Engine, c: Container) -> dict[str, Any]:
                 else {}
             ),
         },
-        "NetworkSettings": {"Networks": {}, "Ports": {}},
+        "NetworkSettings": network_settings(engine, c),
     }
     return doc
+
+
+def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
+    networks: dict[str, Any] = {}
+    ports: dict[str, Any] = {}
+    if c.state.status in ("running", "paused") and c.config.network not in ("host",):
+        for ep in engine.networks.store.endpoints(container_id=c.id):
+            networks[ep.network] = {
+                "IPAddress": ep.ip,
+                "IPPrefixLen": ep.prefix,
+                "Gateway": ep.gateway,
+                "MacAddress": ep.mac,
+                "Aliases": list(ep.aliases) or None,
+            }
+            for m in ep.ports:
+                ports.setdefault(f"{m.container_port}/{m.protocol}", []).append(
+                    {"HostIp": m.host_ip or "0.0.0.0", "HostPort": str(m.host_port)}
+                )
+    first: dict[str, Any] = next(iter(networks.values()), {})
+    return {
+        "Networks": networks,
+        "Ports": ports,
+        "IPAddress": first.get("IPAddress", ""),
+        "Gateway": first.get("Gateway", ""),
+        "MacAddress": first.get("MacAddress", ""),
+        "SandboxKey": str(engine.networks.netns_path(c.id)) if c.state.status == "running" else "",
+    }

@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "save": ("cais.cli.image", "Save one or more images to a tar archive"),
     "load": ("cais.cli.image", "Load an image from a tar archive or STDIN"),
     "import": ("cais.cli.image", "Import the contents from a tarball to create an image"),
+    "pull": ("cais.cli.distribution", "Download an image from a registry"),
+    "push": ("cais.cli.distribution", "Upload an image to a registry"),
+    "login": ("cais.cli.distribution", "Log in to a registry"),
+    "logout": ("cais.cli.distribution", "Log out from a registry"),
     "build": ("cais.cli.build", "Build an image from a Dockerfile"),
     "builder": ("cais.cli.build", "Manage builds (prune the build cache)"),
     "run": ("cais.cli.run", "Create and run a new container from an image"),
@@ -46,12 +50,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "port": ("cais.cli.container_extra", "List port mappings of a container"),
     "container": ("cais.cli.container", "Manage containers"),
     "volume": ("cais.cli.volume", "Manage volumes"),
+    "network": ("cais.cli.network", "Manage networks"),
     "inspect": ("cais.cli.inspect", "Return low-level information on cais objects"),
     "info": ("cais.cli.system", "Display system-wide information"),
     "version": ("cais.cli.system", "Show the cais version information"),
     "system": ("cais.cli.system", "Manage cais (df, info, prune)"),
     "registry": ("cais.cli.registry", "Run or maintain an OCI registry (serve, gc)"),
     "iam": ("cais.cli.iam", "Manage access keys for the AWS-compatible APIs"),
+    "up": ("cais.cli.up", "Run the platform: registry and AWS-compatible APIs on one port"),
+    "ecr": ("cais.cli.ecr", "Maintain ECR repositories (run lifecycle policies now)"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}

@@ -1,4 +1,4 @@
-"""Port mappings as ``ps`` and ``port`` show them (filled in by the network room)."""
+"""Port mappings as ``ps`` and ``port`` show them."""
 
 from __future__ import annotations
 
@@ -10,11 +10,21 @@ if TYPE_CHECKING:
 
 
 def ports_text(engine: Engine, container: Container) -> str:
-    del engine
-    return ", ".join(container.config.publish) if container.state.status == "running" else ""
+    """``0.0.0.0:8080->80/tcp, …`` for a running container with published ports."""
+    if container.state.status not in ("running", "paused") or not (
+        container.config.publish or container.config.publish_all
+    ):
+        return ""
+    return ", ".join(str(m) for m in engine.networks.ports_of(container.id))
 
 
 def port_lines(engine: Engine, container: Container, wanted: str | None) -> list[str]:
     """``cais port`` lines: ``80/tcp -> 0.0.0.0:8080``."""
-    del engine, container, wanted
-    return []
+    out = []
+    for m in engine.networks.ports_of(container.id):
+        key = f"{m.container_port}/{m.protocol}"
+        if wanted and wanted not in (key, str(m.container_port)):
+            continue
+        target = f"{m.host_ip or '0.0.0.0'}:{m.host_port}"
+        out.append(target if wanted else f"{key} -> {target}")
+    return out

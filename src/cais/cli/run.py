@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from cais.cli.context import Context, parser
 from cais.errors import CaisError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from cais.images.store import Image
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -141,7 +145,7 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
             log_size = flags.parse_bytes(value, "--log-opt max-size")
         else:
             raise InvalidArgumentError(f"unknown log opt '{key}' for the k8s-file log driver")
-    network = args.network or "none"
+    network = args.network or "bridge"
     if args.name:
         flags.check_container_name(args.name)
     return RunOptions(
@@ -190,9 +194,33 @@ def _create(ctx: Context, args: argparse.Namespace) -> object:
     if opts.auto_remove and opts.restart.name != "no":
         raise InvalidArgumentError("Conflicting options: --restart and --rm")
     engine = ctx.engine
-    image = engine.image_store.resolve(args.image)
+    image = _image(ctx, args)
     config = configure(image, args.image, opts)
     return engine.containers.create(config, name=args.name)
+
+
+def _image(ctx: Context, args: argparse.Namespace) -> Image:
+    """The image to run: local, or pulled as ``--pull`` says (Docker's output on stderr)."""
+    from cais.images.store import ImageNotFoundError
+
+    if args.pull != "always":
+        try:
+            return ctx.engine.image_store.resolve(args.image)
+        except ImageNotFoundError:
+            if args.pull == "never":
+                raise
+    from cais.cli.distribution import pull_image
+    from cais.oci.reference import ReferenceError, parse_reference
+
+    try:
+        ref = parse_reference(args.image)
+    except ReferenceError:
+        raise ImageNotFoundError(f"no such image: {args.image}") from None
+    if args.pull != "always" and not args.quiet:
+        ctx.err.write(f"Unable to find image '{ref.familiar()}' locally\n")
+    return pull_image(
+        ctx, str(ref), out=ctx.err, quiet=False, silent=args.quiet, platform=args.platform
+    )
 
 
 def main(ctx: Context, command: str, argv: list[str]) -> int:
@@ -266,10 +294,15 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
 
 def _start_failed(exc: CaisError) -> None:
     """Docker's exit codes when the command cannot run: 127 not found, 126 not executable."""
-    text = str(exc).lower()
-    if "not found" in text or "no such file" in text:
-        exc.exit_code = 127
-    elif "permission denied" in text or "not executable" in text:
-        exc.exit_code = 126
-    else:
+    from cais.runtime.conmon import ContainerStartError
+
+    if isinstance(exc, ContainerStartError):
+        text = str(exc).lower()
+        if "not found" in text or "no such file" in text:
+            exc.exit_code = 127
+        elif "permission denied" in text or "not executable" in text:
+            exc.exit_code = 126
+        else:
+            exc.exit_code = 125
+    elif exc.exit_code == 1:
         exc.exit_code = 125

@@ -15,6 +15,8 @@ Manage cais
 Commands:
   df          Show cais disk usage
   info        Display system-wide information
+  monitor     Show or stop the per-host container monitor (status|stop)
+  reset       Remove every container, image, volume and network of this root
 """
 
 
@@ -28,6 +30,10 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             return _df(ctx, argv)
         if sub == "info":
             return _info(ctx, "cais system info", argv)
+        if sub == "monitor":
+            return _monitor(ctx, argv)
+        if sub == "reset":
+            return _reset(ctx, argv)
         ctx.err.write(f"cais system: unknown command {sub!r}\nSee 'cais system --help'.\n")
         return 125
     if command == "version":
@@ -60,15 +66,28 @@ def _version(ctx: Context, argv: list[str]) -> int:
 def info_document(ctx: Context) -> dict[str, object]:
     from cais import __version__
     from cais.runtime.host import cgroup_layout, cpu_count, memory_total, os_release, tool_version
+    from cais.runtime.hostprep import previous_actions
 
     engine = ctx.engine
     layout = cgroup_layout()
+    actions = list(previous_actions(ctx.settings.runroot))
+    if (
+        not actions
+        and ctx.settings.runtime == "crun"
+        and layout.mode == "hybrid"
+        and layout.v2_controllers
+    ):
+        actions = [
+            f"at the first container start: mount {', '.join(layout.v2_controllers)} "
+            "as cgroup v1 hierarchies (crun refuses controllers left on the v2 mount)"
+        ]
     runtimes = {name: tool_version(name) for name in ("crun", "runc")}
     images = engine.image_store.all()
     return {
         "ClientVersion": __version__,
         "Images": len(images),
-        "Containers": 0,
+        "Containers": len(engine.container_store.all()),
+        "ContainersRunning": len(engine.container_store.with_status("running")),
         "Driver": "overlay",
         "DefaultRuntime": ctx.settings.runtime,
         "Runtimes": {k: {"Version": v} for k, v in runtimes.items() if v},
@@ -77,6 +96,7 @@ def info_document(ctx: Context) -> dict[str, object]:
         "CgroupMode": layout.mode,
         "CgroupV1Controllers": list(layout.v1_controllers),
         "CgroupV2Controllers": list(layout.v2_controllers),
+        "HostPreparation": actions or ["nothing needed"],
         "KernelVersion": platform.release(),
         "OperatingSystem": os_release(),
         "Architecture": platform.machine(),
@@ -106,13 +126,14 @@ def _info(ctx: Context, prog: str, argv: list[str]) -> int:
         "",
         "Engine:",
         f" Images: {doc['Images']}",
-        f" Containers: {doc['Containers']}",
+        f" Containers: {doc['Containers']} (running: {doc['ContainersRunning']})",
         f" Storage Driver: {doc['Driver']}",
         f" Cgroup Version: {doc['CgroupVersion']} ({doc['CgroupMode']})",
         f"  v1 controllers: {' '.join(doc['CgroupV1Controllers']) or '-'}",  # type: ignore[arg-type]
         f"  v2 controllers: {' '.join(doc['CgroupV2Controllers']) or '-'}",  # type: ignore[arg-type]
         " Runtimes: " + ", ".join(f"{k} ({v['Version']})" for k, v in runtimes.items()),
         f" Default Runtime: {doc['DefaultRuntime']}",
+        " Host Preparation: " + "; ".join(doc["HostPreparation"]),  # type: ignore[arg-type]
         f" Conmon: {doc['Conmon'] or 'not installed'}",
         f" Kernel Version: {doc['KernelVersion']}",
         f" Operating System: {doc['OperatingSystem']}",
@@ -207,4 +228,44 @@ def _df(ctx: Context, argv: list[str]) -> int:
         ],
         out_rows,
     )
+    return 0
+
+
+def _monitor(ctx: Context, argv: list[str]) -> int:
+    p = parser(
+        "cais system monitor",
+        "The monitor restarts containers by their policy, runs "
+        "health checks and cleans up after exits; it starts on demand and ends when idle",
+    )
+    p.add_argument("action", choices=["status", "stop"], nargs="?", default="status")
+    args = p.parse_args(argv)
+    from cais.runtime import monitor
+
+    if args.action == "stop":
+        monitor.stop(ctx.settings)
+    ctx.out.write(("running" if monitor.is_running(ctx.settings) else "not running") + "\n")
+    return 0
+
+
+def _reset(ctx: Context, argv: list[str]) -> int:
+    p = parser(
+        "cais system reset",
+        "Remove every container, image, volume and network of this "
+        "cais root, and the host resources (bridges, firewall rules) they hold",
+    )
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    args = p.parse_args(argv)
+    if not args.force:
+        ctx.out.write(
+            f"WARNING! This will remove everything under {ctx.settings.root}.\n"
+            "Are you sure you want to continue? [y/N] "
+        )
+        ctx.out.flush()
+        import sys
+
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    from cais.system import reset
+
+    reset(ctx.engine)
     return 0

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -177,10 +175,12 @@ class LocalContentStore:
         """A writer; with ``ref``, an interrupted write of the same ref is resumed."""
         self._ingest.mkdir(parents=True, exist_ok=True)
         if ref is None:
-            ref = secrets.token_hex(16)
+            ref = os.urandom(16).hex()
             resumable = False
         else:
             resumable = True
+        import hashlib
+
         ingest_dir = self._ingest / hashlib.sha256(ref.encode()).hexdigest()[:32]
         return LocalBlobWriter(
             self, ingest_dir, lease=lease, expected=expected, resumable=resumable
@@ -242,7 +242,7 @@ class LocalContentStore:
 
     def create_lease(self, *, seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
         self._schema()
-        lease = Lease(secrets.token_hex(12))
+        lease = Lease(os.urandom(12).hex())
         now = time.time()
         self.db.execute(
             "INSERT INTO content_leases (id, created, expires) VALUES (?, ?, ?)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -67,6 +66,8 @@ class Digest:
 def new_hasher(algorithm: str = "sha256") -> Hasher:
     if algorithm not in _HEX_LENGTH:
         raise DigestError(f"unsupported digest algorithm {algorithm!r}")
+    import hashlib  # deferred: parsing digests must not pay for OpenSSL's start-up
+
     return hashlib.new(algorithm)
 
 

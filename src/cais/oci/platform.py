@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _host
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +71,7 @@ def normalise_arch(arch: str) -> str:
 
 
 def host_platform() -> Platform:
-    arch = normalise_arch(_host.machine().lower())
+    arch = normalise_arch(os.uname().machine.lower())
     return Platform("linux", arch, _DEFAULT_VARIANT.get(arch, "") if arch == "arm" else "")
 
 

@@ -43,6 +43,7 @@ MANIFEST_INVALID = ErrorCode("MANIFEST_INVALID", "manifest invalid", 400)
 MANIFEST_UNKNOWN = ErrorCode("MANIFEST_UNKNOWN", "manifest unknown to registry", 404)
 NAME_INVALID = ErrorCode("NAME_INVALID", "invalid repository name", 400)
 NAME_UNKNOWN = ErrorCode("NAME_UNKNOWN", "repository name not known to registry", 404)
+TAG_INVALID = ErrorCode("TAG_INVALID", "manifest tag did not match URI", 400)
 SIZE_INVALID = ErrorCode("SIZE_INVALID", "provided length did not match content length", 400)
 UNAUTHORIZED = ErrorCode("UNAUTHORIZED", "authentication required", 401)
 DENIED = ErrorCode("DENIED", "requested access to the resource is denied", 403)
@@ -64,6 +65,7 @@ CODES: Mapping[str, ErrorCode] = _register(
     MANIFEST_UNKNOWN,
     NAME_INVALID,
     NAME_UNKNOWN,
+    TAG_INVALID,
     SIZE_INVALID,
     UNAUTHORIZED,
     DENIED,

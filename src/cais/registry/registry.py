@@ -5,6 +5,7 @@ threads, since drivers block) and map :class:`RegistryError` codes to responses.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -137,6 +138,16 @@ class Registry:
         if artifact_type is not None:
             found = [r for r in found if r.artifact_type == artifact_type]
         return sorted(found, key=lambda r: str(r.digest))
+
+    def delete_repository(self, name: str) -> None:
+        """Drop everything ``name`` holds (tags, revisions, links, uploads) without hooks.
+
+        For a layer above that removes repositories as a whole (ECR's DeleteRepository);
+        the blobs stay in the shared pool for garbage collection.
+        """
+        self._check_delete()
+        with contextlib.suppress(PathNotFoundError):
+            self.driver.delete(paths.repository(check_name(name)))
 
     # --- listings -------------------------------------------------------------------
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cais.errors import InvalidArgumentError
-from cais.images.store import Image
 from cais.oci.runtime_spec import Resources
 from cais.runtime.flags import merge_env, parse_signal
 from cais.runtime.model import ContainerConfig, HealthCheck, MountRequest, RestartPolicy
+
+if TYPE_CHECKING:
+    from cais.images.store import Image
 
 NS = 1_000_000_000
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -42,7 +45,7 @@ class RunOptions:
     seccomp: str = ""
     resources: Resources = field(default_factory=Resources)
     mounts: tuple[MountRequest, ...] = ()
-    network: str = "none"
+    network: str = "bridge"
     dns: tuple[str, ...] = ()
     dns_search: tuple[str, ...] = ()
     extra_hosts: tuple[str, ...] = ()

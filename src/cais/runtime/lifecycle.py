@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cais.errors import CaisError, ConflictError, NotFoundError
 from cais.fsutil import atomic_write
-from cais.images.service import ImageService
 from cais.oci.config import chain_ids
 from cais.oci.digest import Digest
 from cais.runtime import conmon, mounts
@@ -44,9 +44,12 @@ from cais.runtime.model import (
 from cais.runtime.oci import CliRuntime, runtime_for
 from cais.runtime.specgen import ResolvedMount, build
 from cais.runtime.store import ContainerStore, new_container
-from cais.runtime.volumes import Volume, VolumeStore
 from cais.settings import Settings
-from cais.snapshots.overlay import OverlaySnapshotter
+
+if TYPE_CHECKING:
+    from cais.images.service import ImageService
+    from cais.runtime.volumes import Volume, VolumeStore
+    from cais.snapshots.overlay import OverlaySnapshotter
 
 STOP_POLL = 0.01
 RESTART_BACKOFF_MAX = 60.0
@@ -76,6 +79,9 @@ class ContainerService:
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
         self._host_ready = False
+        # hooks the network room fills in (see Engine.containers)
+        self.on_create: Callable[[Container], None] = lambda c: None
+        self.on_remove: Callable[[Container], None] = lambda c: None
         self.on_network_attach: Callable[[Container], str | None] = lambda c: None
         self.on_network_detach: Callable[[Container], None] = lambda c: None
         self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
@@ -143,17 +149,24 @@ class ContainerService:
         parent = str(chain[-1]) if chain else None
         self.store.insert(container)
         try:
+            self.on_create(container)
             self.snapshotter.prepare(snapshot_key(cid), parent)
             self.state_dir(cid).mkdir(parents=True, exist_ok=True)
             for request in config.mounts:
-                if request.type == "volume":
-                    self.volumes.create(request.source or None)
+                if request.type == "volume" and request.source:
+                    self.volumes.create(request.source)
+                elif request.type == "volume":
+                    self._anonymous_volume(container, request.target)
         except BaseException:
             self._discard(cid)
             raise
         return container
 
     def _discard(self, cid: str) -> None:
+        container = self.store.find(cid)
+        if container is not None:
+            with contextlib.suppress(CaisError):
+                self.on_remove(container)
         with contextlib.suppress(NotFoundError):
             self.snapshotter.remove(snapshot_key(cid))
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
@@ -189,9 +202,17 @@ class ContainerService:
             resolved = self._resolve_mounts(container, rootfs)
             netns = self.on_network_attach(container)
             files = self._write_files(container)
-            spec = build(container, rootfs=rootfs, mounts=resolved, files=files, netns=netns)
-            atomic_write(bundle / "config.json", json.dumps(spec).encode())
-            runtime.delete(cid, force=True)  # a leftover of a crash would block create
+            spec = build(
+                container,
+                rootfs=rootfs,
+                mounts=resolved,
+                files=files,
+                netns=netns,
+                cgroup=self.settings.cgroup_of(cid),
+            )
+            atomic_write(bundle / "config.json", json.dumps(spec).encode(), durable=False)
+            if runtime.knows(cid):
+                runtime.delete(cid, force=True)  # a leftover of a crash would block create
             pid = conmon.launch(
                 runtime,
                 cid,
@@ -203,6 +224,7 @@ class ContainerService:
             )
             if before_start is not None:
                 before_start(container)
+            started_at = time.time()
             runtime.start(cid)
         except BaseException as exc:
             self._teardown(container)
@@ -221,7 +243,7 @@ class ContainerService:
             status=RUNNING,
             pid=pid,
             conmon_pid=conmon.conmon_pid(self.paths(cid)) or 0,
-            started_at=time.time(),
+            started_at=started_at,
             finished_at=0.0,
             exit_code=0,
             oom_killed=False,
@@ -284,7 +306,7 @@ class ContainerService:
         out = {}
         for dest, text in contents.items():
             path = base / Path(dest).name
-            atomic_write(path, text.encode())
+            atomic_write(path, text.encode(), durable=False)
             out[dest] = path
         return out
 
@@ -324,7 +346,8 @@ class ContainerService:
             conmon_pid=0,
             exit_code=255 if code is None else code,
             oom_killed=oom,
-            finished_at=finished or time.time(),
+            # the exit file's mtime comes from a coarse clock: never before the start
+            finished_at=max(finished or time.time(), container.state.started_at),
         )
         return self._after_exit(updated)
 
@@ -346,8 +369,9 @@ class ContainerService:
     def _teardown(self, container: Container) -> None:
         cid = container.id
         runtime = self.runtime(container.config.runtime)
-        with contextlib.suppress(CaisError):
-            runtime.delete(cid, force=True)
+        if runtime.knows(cid):
+            with contextlib.suppress(CaisError):
+                runtime.delete(cid, force=True)
         with contextlib.suppress(CaisError):
             self.on_network_detach(container)
         rootfs = self.rootfs(cid)
@@ -478,6 +502,7 @@ class ContainerService:
                 self.snapshotter.remove(snapshot_key(container.id))
             shutil.rmtree(self.state_dir(container.id), ignore_errors=True)
             shutil.rmtree(self.bundle(container.id), ignore_errors=True)
+            self.on_remove(container)
             self.store.delete(container.id)
             if volumes:
                 for request in container.config.mounts:

@@ -7,6 +7,7 @@ writing a new state value in one transaction.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -165,6 +166,12 @@ def from_json(cls: type[T], data: Any) -> T:
     return typing.cast(T, _convert(cls, data))
 
 
+@functools.cache
+def _field_types(tp: type) -> dict[str, Any]:
+    """Resolved field types of a dataclass (memoised: ``get_type_hints`` is slow)."""
+    return typing.get_type_hints(tp)
+
+
 def _convert(tp: Any, data: Any) -> Any:
     if data is None:
         return None
@@ -173,7 +180,7 @@ def _convert(tp: Any, data: Any) -> Any:
         options = [a for a in typing.get_args(tp) if a is not type(None)]
         return _convert(options[0], data)
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
+        hints = _field_types(typing.cast(type, tp))
         kwargs = {
             f.name: _convert(hints[f.name], data[f.name])
             for f in dataclasses.fields(tp)

@@ -65,6 +65,8 @@ def ensure_running(settings: Settings) -> None:
                 str(settings.runroot),
                 "--runtime",
                 settings.runtime,
+                "--cgroup-parent",
+                settings.cgroup_parent,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -247,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True)
     parser.add_argument("--runroot", required=True)
     parser.add_argument("--runtime", default="crun")
+    parser.add_argument("--cgroup-parent", default="cais")
     args = parser.parse_args(argv)
-    return run(Settings.load(root=args.root, runroot=args.runroot, runtime=args.runtime))
+    settings = Settings.load(root=args.root, runroot=args.runroot, runtime=args.runtime)
+    return run(replace(settings, cgroup_parent=args.cgroup_parent))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class OciRuntime(Protocol):
 
     def state(self, cid: str) -> RuntimeState | None: ...
 
+    def knows(self, cid: str) -> bool: ...
+
     def start(self, cid: str) -> None: ...
 
     def kill(self, cid: str, signal: str, *, all_processes: bool = False) -> None: ...
@@ -82,6 +84,10 @@ class CliRuntime:
                 raise NotFoundError(f"{self.name} {args[0]}: {text}")
             raise RuntimeError_(f"{self.name} {args[0]}: {text}")
         return proc
+
+    def knows(self, cid: str) -> bool:
+        """Whether the runtime keeps state for ``cid`` (cheaper than asking it)."""
+        return (self.state_root / cid).exists()
 
     def state(self, cid: str) -> RuntimeState | None:
         proc = self._run("state", cid, check=False)

@@ -8,7 +8,7 @@ container on this machine.
 from __future__ import annotations
 
 import json
-import platform
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ _SCMP_ARCH = {
 
 
 def host_arch() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     return _GO_ARCH.get(machine, machine)
 
 

@@ -136,7 +136,7 @@ def build(
     mounts: Sequence[ResolvedMount],
     files: dict[str, Path],
     netns: str | None,
-    cgroup_parent: str = "cais",
+    cgroup: str,
 ) -> dict[str, object]:
     """The config.json document for ``container`` with its root filesystem at ``rootfs``."""
     cfg = container.config
@@ -194,7 +194,7 @@ def build(
         mounts=tuple(spec_mounts),
         namespaces=namespaces,
         resources=cfg.resources,
-        cgroups_path=f"/{cgroup_parent}/{container.id}",
+        cgroups_path=cgroup,
         seccomp=seccomp,
         privileged=cfg.privileged,
         annotations=cfg.annotations,

@@ -7,7 +7,7 @@ a unique ID prefix.
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -54,15 +54,16 @@ class ContainerStore:
         self.db.ensure_schema("containers", _SCHEMA)
 
     def new_id(self) -> str:
-        return secrets.token_hex(32)
+        return os.urandom(32).hex()
 
     def random_name(self) -> str:
         self._schema()
         for _ in range(100):
-            name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NAMES)}"
+            pick = int.from_bytes(os.urandom(4), "big")
+            name = f"{_ADJECTIVES[pick % len(_ADJECTIVES)]}_{_NAMES[(pick >> 16) % len(_NAMES)]}"
             if not self.db.query_one("SELECT 1 FROM containers WHERE name = ?", (name,)):
                 return name
-        return f"cais_{secrets.token_hex(4)}"
+        return f"cais_{os.urandom(4).hex()}"
 
     def insert(self, container: Container) -> None:
         self._schema()
@@ -140,6 +141,11 @@ class ContainerStore:
         if row is None:
             raise ContainerNotFoundError(f"No such container: {cid}")
         return self._row(row)
+
+    def find(self, cid: str) -> Container | None:
+        self._schema()
+        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (cid,))
+        return self._row(row) if row is not None else None
 
     def resolve(self, text: str) -> Container:
         """By name (with or without ``/``), full ID or unique ID prefix."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -80,7 +80,7 @@ class VolumeStore:
         if driver != "local":
             raise InvalidArgumentError(f"volume driver {driver!r} is not available: use local")
         anonymous = name is None
-        name = name or secrets.token_hex(32)
+        name = name or os.urandom(32).hex()
         existing = self.find(name)
         if existing is not None:
             return existing

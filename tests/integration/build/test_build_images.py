@@ -255,7 +255,7 @@ COPY f1 relative
 
 
 def test_proxy_args_reach_run_but_not_history_or_cache(kit: BuildKit) -> None:
-    dockerfile = "FROM busybox\nRUN echo \"proxy=$HTTP_PROXY no=$no_proxy\" > /proxy\n"
+    dockerfile = 'FROM busybox\nRUN echo "proxy=$HTTP_PROXY no=$no_proxy" > /proxy\n'
     built = kit(dockerfile, build_args={"HTTP_PROXY": "http://proxy:3128", "no_proxy": "x"})
     assert kit.files(built.image)["proxy"][4] == "proxy=http://proxy:3128 no=x\n"
     assert "proxy:3128" not in built.image.config.history[-1].created_by
