@@ -156,11 +156,14 @@ step "Build again: every step comes from the cache, and the image ID is the same
 run cais build --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
 run cais history cais-demo/web:1.0
 
-step "Run the service and ask it for its pages"
-run cais run -d --name cais-demo-built cais-demo/web:1.0
+step "Run the service with its port published, and ask it for its pages"
+web_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run cais run -d --name cais-demo-built -p "$web_port:8080" cais-demo/web:1.0
 sleep 1
-run cais exec cais-demo-built wget -q -O- http://127.0.0.1:8080/
-run cais exec cais-demo-built wget -q -O- http://127.0.0.1:8080/version.txt
+for page in / /version.txt; do
+  printf '$ curl http://127.0.0.1:%s%s\n' "$web_port" "$page"
+  python3 -c "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end='')" "http://127.0.0.1:$web_port$page"
+done
 run cais exec cais-demo-built sh -c 'id; ls /www'
 run cais rm -f cais-demo-built
 run cais system monitor stop

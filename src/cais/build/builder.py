@@ -14,7 +14,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -89,6 +89,11 @@ class BuildEngine(Protocol):
     def containers(self) -> ContainerService: ...
 
 
+# a base image that is not here: ``pull(name)`` fetches it (the CLI's is the distribution
+# client); a build without one uses local images only
+ImagePuller = Callable[[str], Image]
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     tags: tuple[Reference, ...] = ()
@@ -96,7 +101,8 @@ class BuildOptions:
     target: str = ""
     no_cache: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
-    network: str = "none"  # none or host: what RUN gets unless it asks otherwise
+    network: str = "none"  # RUN's network unless it asks: none, host, bridge or a name
+    pull: str = "missing"  # base images: missing (pull when absent), always, never
 
 
 @dataclass(frozen=True)
@@ -116,9 +122,12 @@ class StageResult:
 class Builder:
     """Builds images with one engine; progress goes to ``progress``."""
 
-    def __init__(self, engine: BuildEngine, *, progress: Progress) -> None:
+    def __init__(
+        self, engine: BuildEngine, *, progress: Progress, pull: ImagePuller | None = None
+    ) -> None:
         self.engine = engine
         self.progress = progress
+        self.pull = pull
         self.cache = BuildCache(engine.db)
 
     def build(
@@ -271,13 +280,9 @@ class _Build:
         if name == "scratch":
             return self.writer.scratch(), start_stage(ContainerConfig()), ()
         try:
-            image = self.engine.images.store.resolve(name)
-        except NotFoundError:
-            raise self.fail(
-                line,
-                f'base image "{name}" not found locally (cais cannot pull yet: use cais load, '
-                "cais import or cais image bootstrap)",
-            ) from None
+            image = self._image(name)
+        except CaisError as exc:
+            raise self.fail(line, f'base image "{name}": {exc}') from None
         step_image = self.writer.load(image)
         config = image.config.config
         return step_image, start_stage(config, author=image.config.author), config.on_build
@@ -311,6 +316,19 @@ class _Build:
             image, state, key = self._step(instruction, label, image, state, key)
         return StageResult(image, state)
 
+    def _image(self, name: str) -> Image:
+        """A base or ``COPY --from`` image: local, or pulled as ``--pull`` says."""
+        pull = self.builder.pull
+        if self.options.pull != "always" or pull is None:
+            try:
+                return self.engine.images.store.resolve(name)
+            except NotFoundError:
+                if pull is None or self.options.pull == "never":
+                    raise NotFoundError("not found locally") from None
+        assert pull is not None
+        self.progress.note(f"pulling {name}")
+        return pull(name)
+
     def _source_image(self, name: str) -> tuple[StepImage, str]:
         """``COPY --from=name``: an earlier stage (by name or index) or a local image."""
         current = self.current
@@ -327,10 +345,10 @@ class _Build:
         if name.isdigit():
             raise FileStepError(f"invalid stage index {name}")
         try:
-            image = self.engine.images.store.resolve(name)
-        except NotFoundError:
+            image = self._image(name)
+        except CaisError as exc:
             raise FileStepError(
-                f'COPY --from: "{name}" is neither a stage nor an image found locally'
+                f'COPY --from: "{name}" is not a stage, and as an image: {exc}'
             ) from None
         return self.writer.load(image), f"image {name}"
 
@@ -462,7 +480,7 @@ class _Build:
         visible = state.visible_args()
         prefix = f"|{len(visible)} " + " ".join(f"{k}={v}" for k, v in visible) + " "
         history = "RUN " + (prefix if visible else "") + " ".join(args)
-        network = run.network if run.network in ("none", "host") else self.options.network
+        network = self.options.network if run.network in ("", "default") else run.network
         inputs = StepInputs(
             "RUN",
             " ".join(args),

@@ -44,7 +44,7 @@ class RunRequest:
     env: tuple[str, ...]
     working_dir: str
     user: str
-    network: str
+    network: str  # none, host, or a network's name
     runtime: str
     scripts: tuple[tuple[str, str], ...] = ()  # (name, host file) mounted at /dev/pipes/name
 
@@ -98,7 +98,7 @@ class RunStep:
             working_dir=request.working_dir or "/",
             user=request.user,
             labels={"cais.build": "step"},
-            network="host" if request.network == "host" else "none",
+            network=request.network,
             runtime=request.runtime,
             mounts=tuple(
                 MountRequest("bind", f"/dev/pipes/{name}", source=path, readonly=True)

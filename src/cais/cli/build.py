@@ -18,9 +18,9 @@ from cais.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from cais.build.context import SourceTree
+    from cais.images.store import Image
 
 NETWORKS = ("none", "host")
-_BRIDGE_NAMES = ("default", "bridge")
 
 
 def main(ctx: Context, command: str, argv: list[str]) -> int:
@@ -39,7 +39,11 @@ def _build(ctx: Context, argv: list[str]) -> int:
     a("--target", default="", help="Set the target build stage to build")
     a("--no-cache", action="store_true", help="Do not use cache when building the image")
     a("--label", action="append", default=[], help="Set metadata for an image (K=V)")
-    a("--network", default="none", help="Networking mode for RUN instructions (none, host)")
+    a(
+        "--network",
+        default="none",
+        help="Network of RUN instructions: none (default), host, bridge or a network's name",
+    )
     a(
         "--progress",
         default="auto",
@@ -49,7 +53,14 @@ def _build(ctx: Context, argv: list[str]) -> int:
     a("-q", "--quiet", action="store_true", help="Suppress the build output, print the image ID")
     a("--iidfile", help="Write the image ID to the file")
     a("--platform", default="", help="Accepted for compatibility (this machine's platform)")
-    a("--pull", action="store_true", help="Accepted for compatibility (images are local)")
+    a(
+        "--pull",
+        nargs="?",
+        const="always",
+        default="missing",
+        choices=["always", "missing", "never"],
+        help="Pull base images: missing (default), always (--pull alone) or never",
+    )
     args = p.parse_args(argv)
 
     from cais.build.builder import Builder, BuildOptions
@@ -60,21 +71,18 @@ def _build(ctx: Context, argv: list[str]) -> int:
     tags = tuple(parse_reference(t) for t in args.tag)
     build_args = _build_args(args.build_arg)
     labels = _pairs(args.label, "--label")
-    network = args.network
-    if network in _BRIDGE_NAMES:
-        ctx.err.write(
-            f"note: --network {network}: bridge networks are not available to builds yet; "
-            "RUN steps run without a network\n"
-        )
-        network = "none"
-    if network not in NETWORKS:
-        raise InvalidArgumentError(
-            f"network {network!r} not found: cais build supports --network none or host"
-        )
+    network = _network(ctx, args.network)
     with _Context.open(args.context, args.file, stdin=sys.stdin.buffer) as opened, _interruptible():
         dockerfile = parse_dockerfile(opened.text, filename=opened.filename)
         progress = progress_for(args.progress, ctx.err, quiet=args.quiet)
-        builder = Builder(ctx.engine, progress=progress)
+        quiet = args.quiet
+
+        def pull(name: str) -> Image:
+            from cais.cli.distribution import pull_image
+
+            return pull_image(ctx, name, out=ctx.err, quiet=quiet, silent=quiet)
+
+        builder = Builder(ctx.engine, progress=progress, pull=pull)
         result = builder.build(
             dockerfile,
             opened.tree,
@@ -85,6 +93,7 @@ def _build(ctx: Context, argv: list[str]) -> int:
                 no_cache=args.no_cache,
                 labels=labels,
                 network=network,
+                pull=args.pull,
             ),
         )
     image_id = str(result.image.id)
@@ -112,6 +121,20 @@ def _interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _network(ctx: Context, name: str) -> str:
+    """none, host, or a network that exists (bridge/default: the default network)."""
+    if name in NETWORKS:
+        return name
+    from cais.errors import NotFoundError
+
+    try:
+        return ctx.engine.networks.resolve(name).name
+    except NotFoundError:
+        raise InvalidArgumentError(
+            f"network {name!r} not found: use none, host, bridge or a network's name"
+        ) from None
 
 
 def _build_args(values: list[str]) -> dict[str, str]:

@@ -82,17 +82,24 @@ def test_errors_exit_non_zero_and_name_the_line(ccli: Cli, tmp_path: Path) -> No
     assert "bad" not in ccli("images").out
     missing = ccli("build", str(tmp_path / "nope"), check=False)
     assert missing.code == 125 and "not found" in missing.err
-    net = ccli("build", "--network", "mynet", str(tmp_path), check=False)
-    assert net.code == 125 and "supports --network none or host" in net.err
 
 
 def test_network_modes(ccli: Cli, tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN ip link | grep -c ': ' > /links\n")
-    none = ccli("build", "-q", "--network", "bridge", str(tmp_path))
-    assert "bridge networks are not available" in none.err
-    assert ccli("run", "--rm", none.out.strip(), "cat", "/links").out.strip() == "1"
-    host = ccli("build", "-q", "--network", "host", str(tmp_path)).out.strip()
-    assert int(ccli("run", "--rm", host, "cat", "/links").out) > 1
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nRUN ip -o link | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | sort > /links\n"
+    )
+
+    def links(*flags: str) -> list[str]:
+        image = ccli("build", "-q", *flags, str(tmp_path)).out.strip()
+        return ccli("run", "--rm", "--network", "none", image, "cat", "/links").out.split()
+
+    assert links() == ["lo"]  # no network unless asked
+    assert links("--network", "bridge") == ["eth0", "lo"]
+    assert len(links("--network", "host")) > 1
+    ccli("network", "create", "build-net")
+    assert links("--network", "build-net") == ["eth0", "lo"]
+    missing = ccli("build", "--network", "nope", str(tmp_path), check=False)
+    assert missing.code == 125 and "network 'nope' not found" in missing.err
 
 
 def test_images_hide_intermediates_and_builder_prune(ccli: Cli, tmp_path: Path) -> None:
@@ -107,3 +114,31 @@ def test_images_hide_intermediates_and_builder_prune(ccli: Cli, tmp_path: Path) 
     assert ccli("run", "--rm", "pruned:1").out == "hi nobody\n"
     rebuilt = ccli("build", "--progress=plain", "-t", "pruned:1", str(tmp_path))
     assert "CACHED" not in rebuilt.err
+
+
+def test_from_pulls_a_missing_base_image(ccli: Cli, tmp_path: Path) -> None:
+    from cais.engine import Engine
+    from cais.settings import Settings
+    from helpers import cleanup_engine
+    from integration.distribution.dist_servers import start_cais_registry
+
+    server = start_cais_registry(tmp_path / "registry")
+    settings = Settings(root=tmp_path / "fresh" / "root", runroot=tmp_path / "fresh" / "run")
+    fresh = Cli(settings)
+    try:
+        ref = f"{server.host}/base/busybox:1"
+        ccli("push", "busybox", ref)
+        context = tmp_path / "context"
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM {ref}\nRUN echo pulled > /p\n")
+        never = fresh("build", "--pull", "never", str(context), check=False)
+        assert never.code == 1 and f'base image "{ref}": not found locally' in never.err
+        built = fresh("build", "-q", "-t", "pulled:1", str(context))
+        assert fresh("run", "--rm", "pulled:1", "cat", "/p").out == "pulled\n"
+        assert fresh("images", "-q").out.split() != []
+        assert built.out.startswith("sha256:")
+    finally:
+        server.stop()
+        engine = Engine(settings)
+        cleanup_engine(engine)
+        engine.close()

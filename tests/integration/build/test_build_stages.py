@@ -226,7 +226,7 @@ def test_run_failure_shows_exit_code_and_output(kit: BuildKit, engine: Engine) -
         ),
         ("FROM busybox\nCOPY ../outside /\n", "Dockerfile:2: COPY failed: forbidden path outside"),
         ("FROM busybox\nCOPY a b /not-a-dir\n", "Dockerfile:2: When using COPY with more than one"),
-        ("FROM nothere:1\n", 'Dockerfile:1: base image "nothere:1" not found locally'),
+        ("FROM nothere:1\n", 'Dockerfile:1: base image "nothere:1": not found locally'),
         ("FROM busybox\nUSER nobody-here\nRUN true\n", "Dockerfile:3: RUN could not start"),
         ("FROM busybox\nEXPOSE 80/xtp\n", "Dockerfile:2: invalid proto"),
         ("FROM busybox\nCOPY --chown=nosuchuser a /a\n", "Dockerfile:2: unable to convert"),
