@@ -17,7 +17,6 @@ import lzma
 import posixpath
 import tarfile
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +62,8 @@ def url_filename(url: str) -> str:
 
 def fetch(url: str, directory: Path, *, checksum: str = "") -> Download:
     """Download ``url`` into ``directory``; with ``checksum`` (``sha256:…``) it must match."""
+    import urllib.request  # only builds that ADD a URL pay for it
+
     directory.mkdir(parents=True, exist_ok=True)
     name = url_filename(url)
     target = directory / hashlib.sha256(url.encode()).hexdigest()[:16]
