@@ -14,6 +14,10 @@ SUITES = [
     "ecr",
     "scheduler",
     "aws_logs",
+SUITES = [
+    "images", "runtime", "network", "build", "distribution", "registry", "ecr", "scheduler",
+    "aws_logs",
+]
 ]
 
 

@@ -112,4 +112,46 @@ run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-
 printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
 stop_up
 
+step "Build an image from a Dockerfile: a small web service (busybox httpd)"
+mkdir -p "$work/web/site"
+cat > "$work/web/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+ARG VERSION=dev
+LABEL org.example.service=hello-web
+WORKDIR /www
+COPY site/ ./
+RUN echo "hello-web $VERSION" > version.txt
+RUN <<EOF
+echo "ok" > health
+echo "web:x:1000:1000:web:/www:/bin/false" >> /etc/passwd
+echo "web:x:1000:" >> /etc/group
+EOF
+USER web
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=2s CMD wget -q -O- http://127.0.0.1:8080/health || exit 1
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+DOCKERFILE
+printf '<h1>Hello from an image cais built</h1>\n' > "$work/web/site/index.html"
+printf 'site/secret.txt\n' > "$work/web/.dockerignore"
+printf 'not in the image\n' > "$work/web/site/secret.txt"
+run cais build --progress plain --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
+
+step "Build again: every step comes from the cache, and the image ID is the same"
+run cais build --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
+run cais history cais-demo/web:1.0
+
+step "Run the service with its port published, and ask it for its pages"
+web_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run cais run -d --name cais-demo-built -p "$web_port:8080" cais-demo/web:1.0
+sleep 1
+for page in / /version.txt; do
+  printf '$ curl http://127.0.0.1:%s%s\n' "$web_port" "$page"
+  python3 -c "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end='')" "http://127.0.0.1:$web_port$page"
+done
+run cais exec cais-demo-built sh -c 'id; ls /www'
+run cais rm -f cais-demo-built
+run cais system monitor stop
+run cais rmi cais-demo/web:1.0
+run cais builder prune -f
+
 step "Done"
