@@ -9,15 +9,12 @@ SUITES = [
     "images",
     "runtime",
     "network",
+    "build",
     "distribution",
     "registry",
     "ecr",
     "scheduler",
     "aws_logs",
-SUITES = [
-    "images", "runtime", "network", "build", "distribution", "registry", "ecr", "scheduler",
-    "aws_logs",
-]
 ]
 
 

@@ -60,58 +60,6 @@ run cais rm -f cais-demo-api cais-demo-front
 run cais network rm cais-demo-net
 run cais system monitor stop
 
-step "Amazon ECR on your machine: 'cais up' serves the registry and the ECR API on one port"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cais up --port "$port" --lifecycle-interval 0 >"$work/up.out" 2>"$work/up.log" &
-up_pid=$!
-stop_up() {
-  if kill -0 "$up_pid" 2>/dev/null; then
-    kill -TERM "$up_pid"
-    wait "$up_pid" || true
-  fi
-}
-trap 'stop_up; cleanup' EXIT
-tries=0
-until grep -q "serving on" "$work/up.out" 2>/dev/null; do
-  tries=$((tries + 1))
-  if [ "$tries" -gt 300 ] || ! kill -0 "$up_pid" 2>/dev/null; then
-    cat "$work/up.log" >&2
-    echo "cais up did not start" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-cat "$work/up.out"
-
-# the aws CLI with the local default key pair (cais up --help says more), and empty
-# config files so that the user's own AWS profile plays no part
-: >"$work/aws-config"
-: >"$work/aws-credentials"
-export AWS_ACCESS_KEY_ID=AKIACAISLOCALDEFAULT
-export AWS_SECRET_ACCESS_KEY=caisLocalDefaultSecretKeyNotForProduction
-export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
-endpoint="http://127.0.0.1:$port"
-registry="localhost:$port"
-aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force >/dev/null 2>&1 || true
-run aws --endpoint-url "$endpoint" ecr create-repository --repository-name cais-demo/box --image-tag-mutability IMMUTABLE
-
-step "Log in with the ECR token and push the demo image to $registry/cais-demo/box:v1"
-printf '$ aws ecr get-login-password | cais login -u AWS --password-stdin %s\n' "$registry"
-aws --endpoint-url "$endpoint" ecr get-login-password \
-  | cais login -u AWS --password-stdin "$registry"
-run cais tag busybox "$registry/cais-demo/box:v1"
-run cais push "$registry/cais-demo/box:v1"
-run cais rmi "$registry/cais-demo/box:v1"
-run cais pull "$registry/cais-demo/box:v1"
-run cais run --rm "$registry/cais-demo/box:v1" echo "pulled back from the registry and run"
-run cais rmi "$registry/cais-demo/box:v1"
-run cais logout "$registry"
-run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/box
-run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force --query repository.repositoryUri
-printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
-stop_up
-
 step "Build an image from a Dockerfile: a small web service (busybox httpd)"
 mkdir -p "$work/web/site"
 cat > "$work/web/Dockerfile" <<'DOCKERFILE'
@@ -150,8 +98,60 @@ for page in / /version.txt; do
 done
 run cais exec cais-demo-built sh -c 'id; ls /www'
 run cais rm -f cais-demo-built
-run cais system monitor stop
-run cais rmi cais-demo/web:1.0
+
+step "Amazon ECR on your machine: 'cais up' serves the registry and the ECR API on one port"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cais up --port "$port" --lifecycle-interval 0 >"$work/up.out" 2>"$work/up.log" &
+up_pid=$!
+stop_up() {
+  if kill -0 "$up_pid" 2>/dev/null; then
+    kill -TERM "$up_pid"
+    wait "$up_pid" || true
+  fi
+}
+trap 'stop_up; cleanup' EXIT
+tries=0
+until grep -q "serving on" "$work/up.out" 2>/dev/null; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 300 ] || ! kill -0 "$up_pid" 2>/dev/null; then
+    cat "$work/up.log" >&2
+    echo "cais up did not start" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+cat "$work/up.out"
+
+# the aws CLI with the local default key pair (cais up --help says more), and empty
+# config files so that the user's own AWS profile plays no part
+: >"$work/aws-config"
+: >"$work/aws-credentials"
+export AWS_ACCESS_KEY_ID=AKIACAISLOCALDEFAULT
+export AWS_SECRET_ACCESS_KEY=caisLocalDefaultSecretKeyNotForProduction
+export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+endpoint="http://127.0.0.1:$port"
+registry="localhost:$port"
+aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/web --force >/dev/null 2>&1 || true
+run aws --endpoint-url "$endpoint" ecr create-repository --repository-name cais-demo/web --image-tag-mutability IMMUTABLE
+
+step "Log in with the ECR token, push the image we built, pull it back and run it"
+printf '$ aws ecr get-login-password | cais login -u AWS --password-stdin %s\n' "$registry"
+aws --endpoint-url "$endpoint" ecr get-login-password \
+  | cais login -u AWS --password-stdin "$registry"
+run cais tag cais-demo/web:1.0 "$registry/cais-demo/web:1.0"
+run cais push "$registry/cais-demo/web:1.0"
+run cais rmi cais-demo/web:1.0 "$registry/cais-demo/web:1.0"
+run cais pull "$registry/cais-demo/web:1.0"
+run cais run --rm "$registry/cais-demo/web:1.0" cat /www/version.txt
+run cais rmi "$registry/cais-demo/web:1.0"
+run cais logout "$registry"
+run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/web
+run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/web --force --query repository.repositoryUri
+printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
+stop_up
+
 run cais builder prune -f
+run cais system monitor stop
 
 step "Done"
