@@ -101,6 +101,7 @@ class Engine:
         service.on_create = lambda c: self.networks.record(c)
         service.on_remove = lambda c: self.networks.forget(c.id)
         service.on_network_attach = lambda c: self.networks.attach(c)
+        service.on_network_ready = lambda c: self.networks.ready(c)
         service.on_network_detach = lambda c: self.networks.detach(c)
         service.on_files = lambda c: {"hosts": self.networks.hosts_lines(c)}
         return service

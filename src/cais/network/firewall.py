@@ -38,6 +38,17 @@ def _ensure_chains() -> None:
         _ipt("-I", "FORWARD", "1", "-j", CHAIN1)
 
 
+def forward_drops() -> bool:
+    """Whether the host's FORWARD chain would drop container traffic (its policy is not
+    ACCEPT, as on hosts with Docker or a firewall): then the CNI firewall plugin is needed."""
+    proc = subprocess.run(
+        ["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True, check=False
+    )
+    first = proc.stdout.split("\n", 1)[0].split()
+    policy = first[2] if first[:2] == ["-P", "FORWARD"] and len(first) > 2 else "DROP"
+    return policy != "ACCEPT"
+
+
 def _rules(bridge: str, internal: bool) -> list[tuple[str, ...]]:
     rules = [
         (CHAIN1, "-i", bridge, "!", "-o", bridge, "-j", CHAIN2),

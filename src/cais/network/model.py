@@ -62,3 +62,4 @@ class Endpoint:
     aliases: tuple[str, ...] = ()
     ports: tuple[PortMapping, ...] = ()
     cni_result: dict[str, Any] = field(default_factory=dict)
+    plugins: tuple[str, ...] = ("bridge", "portmap", "firewall")  # what ADD ran: DEL runs them

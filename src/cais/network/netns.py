@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
+import socket
+import struct
 from pathlib import Path
 
 from cais.errors import CaisError
 
 CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
 MS_BIND = 0x1000
 MNT_DETACH = 0x2
 
@@ -24,20 +30,24 @@ class NetnsError(CaisError):
 
 
 def create(path: Path) -> Path:
-    """A new network namespace pinned at ``path``."""
+    """A new network namespace pinned at ``path``, with loopback up."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o444)
     libc = ctypes.CDLL(None, use_errno=True)
+    target = str(path).encode()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            if (
-                libc.unshare(CLONE_NEWNET) != 0
-                or libc.mount(b"/proc/self/ns/net", str(path).encode(), None, MS_BIND, None) != 0
-            ):
+            if libc.unshare(CLONE_NEWNET) != 0:
                 code = ctypes.get_errno() or 1
+            else:
+                _loopback_up()
+                if libc.mount(b"/proc/self/ns/net", target, None, MS_BIND, None) != 0:
+                    code = ctypes.get_errno() or 1
+        except OSError as exc:
+            code = exc.errno or 1
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
@@ -46,6 +56,14 @@ def create(path: Path) -> Path:
         path.unlink(missing_ok=True)
         raise NetnsError(f"cannot create network namespace {path}: {os.strerror(code)}")
     return path
+
+
+def _loopback_up() -> None:
+    """Bring ``lo`` up in the (new) namespace this process is in."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(sock, SIOCGIFFLAGS, request)[:18])[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 def remove(path: Path) -> None:

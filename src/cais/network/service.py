@@ -8,7 +8,9 @@ import hashlib
 import ipaddress
 import os
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +40,7 @@ class NetworkService:
         self.settings = settings
         self.store = store
         self.containers = containers
+        self._pending: dict[str, _Background] = {}
 
     # paths
 
@@ -99,6 +102,7 @@ class NetworkService:
                 internal=internal,
                 labels=dict(labels or {}),
             )
+            _reclaim_bridge(network.bridge)
             self.store.insert(network)
         except BaseException:
             subnets.release(claimed)
@@ -119,6 +123,7 @@ class NetworkService:
             bridge=self._bridge_name(DEFAULT_NETWORK),
             created=time.time(),
         )
+        _reclaim_bridge(network.bridge)
         try:
             self.store.insert(network)
         except ConflictError:
@@ -163,7 +168,9 @@ class NetworkService:
                 removed.append(network.name)
         return removed
 
-    def conflist(self, network: Network) -> dict[str, Any]:
+    def conflist(
+        self, network: Network, plugins: tuple[str, ...] = cni.ALL_PLUGINS
+    ) -> dict[str, Any]:
         return cni.bridge_conflist(
             name=network.name,
             bridge=network.bridge,
@@ -171,6 +178,7 @@ class NetworkService:
             gateway=network.gateway,
             internal=network.internal,
             ipam_dir=self.ipam_dir,
+            plugins=plugins,
         )
 
     # containers
@@ -200,15 +208,18 @@ class NetworkService:
 
     def attach(self, container: Container) -> str | None:
         """At start: the namespace path to give crun. None means no namespace of ours: the
-        host's (``host``), or a fresh one crun makes with only loopback up (``none``)."""
+        host's (``host``), or a fresh one crun makes with only loopback up (``none``).
+
+        The CNI ADDs run in a thread while the runtime creates the container (they only
+        need the namespace to exist); :meth:`ready` waits for them before it starts."""
         mode = container.config.network
         if mode in ("host", "none"):
             return None
         if mode.startswith("container:"):
             return self._shared_namespace(mode.split(":", 1)[1])
         path = netns.create(self.netns_path(container.id))
-        try:
-            cni.add(cni.loopback_conflist(), cni.CniRequest(container.id, str(path), "lo"))
+
+        def join_all() -> None:
             for index, (name, aliases, ip) in enumerate(self.store.attachments(container.id)):
                 self._join(
                     container,
@@ -219,11 +230,20 @@ class NetworkService:
                     ip=ip,
                     ports=index == 0,
                 )
-        except BaseException:
-            self.detach(container)
-            raise
-        self._refresh_peers(container.id)
+
+        self._pending[container.id] = _Background(join_all)
         return str(path)
+
+    def ready(self, container: Container) -> None:
+        """Wait for :meth:`attach`'s CNI ADDs; on failure, give everything back and raise."""
+        pending = self._pending.pop(container.id, None)
+        if pending is None:
+            return
+        error = pending.wait()
+        if error is not None:
+            self.detach(container)
+            raise error
+        self._refresh_peers(container.id)
 
     def _shared_namespace(self, other_name: str) -> str:
         other = None
@@ -285,7 +305,12 @@ class NetworkService:
         request = cni.CniRequest(
             container.id, str(path), ifname, args, {"portMappings": [m.to_cni() for m in mappings]}
         )
-        result = cni.add(self.conflist(network), request)
+        plugins = (
+            ("bridge",)
+            + (("portmap",) if mappings else ())
+            + (("firewall",) if firewall.forward_drops() else ())
+        )
+        result = cni.add(self.conflist(network, plugins), request)
         firewall.isolate(network.bridge, internal=network.internal)
         address, prefix, mac, gateway = _address(result, ifname)
         endpoint = Endpoint(
@@ -299,12 +324,16 @@ class NetworkService:
             aliases,
             tuple(mappings),
             result,
+            plugins,
         )
         self.store.add_endpoint(endpoint)
         return endpoint
 
     def detach(self, container: Container) -> None:
         """At stop: CNI DEL for every endpoint (with its ADD result), drop the namespace."""
+        pending = self._pending.pop(container.id, None)
+        if pending is not None:
+            pending.wait()  # an ADD still running must finish before its DEL
         path = self.netns_path(container.id)
         errors = []
         for endpoint in reversed(self.store.endpoints(container_id=container.id)):
@@ -317,10 +346,11 @@ class NetworkService:
                     {},
                     {"portMappings": [m.to_cni() for m in endpoint.ports]},
                 )
-                errors += cni.delete(self.conflist(network), request, endpoint.cni_result)
+                errors += cni.delete(
+                    self.conflist(network, endpoint.plugins), request, endpoint.cni_result
+                )
             self.store.remove_endpoint(container.id, endpoint.network)
         if path.exists():
-            cni.delete(cni.loopback_conflist(), cni.CniRequest(container.id, str(path), "lo"), None)
             netns.remove(path)
         self._refresh_peers(container.id)
         if errors:
@@ -378,7 +408,7 @@ class NetworkService:
                 {},
                 {"portMappings": [m.to_cni() for m in endpoint.ports]},
             )
-            cni.delete(self.conflist(network), request, endpoint.cni_result)
+            cni.delete(self.conflist(network, endpoint.plugins), request, endpoint.cni_result)
             self.store.remove_endpoint(container.id, network.name)
         self.store.detach(container.id, network.name)
         self._refresh_peers(container.id)
@@ -447,6 +477,35 @@ class NetworkService:
             return self.resolve(name)
         except NetworkNotFoundError:
             return None
+
+
+class _Background:
+    """A function running in a thread; :meth:`wait` returns the exception it raised."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:
+            self._error = exc
+
+    def wait(self) -> BaseException | None:
+        self._thread.join()
+        return self._error
+
+
+def _reclaim_bridge(bridge: str) -> None:
+    """A bridge of this name left by an earlier incarnation of this root (deleted without
+    ``cais system reset``) would keep its old address: remove it and its rules first."""
+    probe = subprocess.run(["ip", "link", "show", bridge], capture_output=True, check=False)
+    if probe.returncode == 0:
+        for internal in (False, True):
+            firewall.release(bridge, internal=internal)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
 
 
 def _address(result: dict[str, Any], ifname: str) -> tuple[str, int, str, str]:

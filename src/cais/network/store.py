@@ -24,6 +24,7 @@ _SCHEMA = (
         container_id TEXT NOT NULL, network TEXT NOT NULL, interface TEXT NOT NULL,
         ip TEXT NOT NULL, prefix INTEGER NOT NULL, mac TEXT NOT NULL, gateway TEXT NOT NULL,
         aliases TEXT NOT NULL, ports TEXT NOT NULL, result TEXT NOT NULL,
+        plugins TEXT NOT NULL DEFAULT '["bridge","portmap","firewall"]',
         PRIMARY KEY (container_id, network))""",
 )
 
@@ -151,7 +152,7 @@ class NetworkStore:
     def add_endpoint(self, ep: Endpoint) -> None:
         self._schema()
         self.db.execute(
-            "INSERT OR REPLACE INTO network_endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO network_endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 ep.container_id,
                 ep.network,
@@ -163,6 +164,7 @@ class NetworkStore:
                 json.dumps(ep.aliases),
                 json.dumps([asdict(p) for p in ep.ports]),
                 json.dumps(ep.cni_result),
+                json.dumps(ep.plugins),
             ),
         )
 
@@ -186,6 +188,7 @@ class NetworkStore:
             aliases=tuple(json.loads(row["aliases"])),
             ports=tuple(PortMapping(**p) for p in json.loads(row["ports"])),
             cni_result=json.loads(row["result"]),
+            plugins=tuple(json.loads(row["plugins"])),
         )
 
     def endpoints(

@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -94,6 +95,7 @@ class ContainerService:
         self.on_create: Callable[[Container], None] = lambda c: None
         self.on_remove: Callable[[Container], None] = lambda c: None
         self.on_network_attach: Callable[[Container], str | None] = lambda c: None
+        self.on_network_ready: Callable[[Container], None] = lambda c: None
         self.on_network_detach: Callable[[Container], None] = lambda c: None
         self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
 
@@ -237,6 +239,10 @@ class ContainerService:
                 stdin=cfg.stdin_open,
                 log_size_max=cfg.log_size_max or conmon.DEFAULT_LOG_SIZE_MAX,
             )
+            if netns is not None:
+                # the network was set up while the runtime created the container
+                self.on_network_ready(container)
+                self._write_hosts(container, files["/etc/hosts"])
             if before_start is not None:
                 before_start(container)
             started_at = time.time()
@@ -302,21 +308,22 @@ class ContainerService:
         name = anonymous_volume_name(container.id, target)
         return self.volumes.create(name, labels={"cais.anonymous": "true"})
 
+    def _hosts_text(self, container: Container) -> str:
+        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        hosts += [line for line in self.on_files(container).get("hosts", "").splitlines() if line]
+        for entry in container.config.extra_hosts:
+            host, _, ip = entry.partition(":")
+            hosts.append(f"{ip}\t{host}")
+        return "\n".join(hosts) + "\n"
+
     def _write_files(self, container: Container) -> dict[str, Path]:
         cfg = container.config
         base = self.state_dir(container.id)
         base.mkdir(parents=True, exist_ok=True)
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-        extra = self.on_files(container)
-        hosts += [line for line in extra.get("hosts", "").splitlines() if line]
-        for entry in cfg.extra_hosts:
-            host, _, ip = entry.partition(":")
-            hosts.append(f"{ip}\t{host}")
-        resolv = extra.get("resolv.conf") or host_resolv(cfg.dns, cfg.dns_search)
         contents = {
             "/etc/hostname": f"{cfg.hostname}\n",
-            "/etc/hosts": "\n".join(hosts) + "\n",
-            "/etc/resolv.conf": resolv,
+            "/etc/hosts": self._hosts_text(container),
+            "/etc/resolv.conf": host_resolv(cfg.dns, cfg.dns_search),
         }
         out = {}
         for dest, text in contents.items():
@@ -324,6 +331,12 @@ class ContainerService:
             atomic_write(path, text.encode(), durable=False)
             out[dest] = path
         return out
+
+    def _write_hosts(self, container: Container, path: Path) -> None:
+        """Rewrite /etc/hosts in place: it is bind-mounted already, a rename would not show."""
+        with open(path, "r+b") as fh:
+            fh.write(self._hosts_text(container).encode())
+            fh.truncate()
 
     # exits
 
@@ -384,19 +397,25 @@ class ContainerService:
     def _teardown(self, container: Container) -> None:
         cid = container.id
         runtime = self.runtime(container.config.runtime)
+        # the network's CNI DELs take the longest: they run while the rest is given back
+        detach = threading.Thread(target=self._detach_network, args=(container,))
+        detach.start()
         if runtime.knows(cid):
             with contextlib.suppress(CaisError):
                 runtime.delete(cid, force=True)
-        with contextlib.suppress(CaisError):
-            self.on_network_detach(container)
         rootfs = self.rootfs(cid)
         if mounts.is_mounted(rootfs):
             try:
                 mounts.unmount(rootfs)
             except CaisError:
                 mounts.unmount(rootfs, lazy=True)
+        detach.join()
         paths = self.paths(cid)
         paths.exit_file.unlink(missing_ok=True)
+
+    def _detach_network(self, container: Container) -> None:
+        with contextlib.suppress(CaisError):
+            self.on_network_detach(container)
 
     # stop, kill, restart
 
