@@ -338,3 +338,27 @@ def test_gc_keeps_everything_images_need(engine: Engine, busybox: object) -> Non
     stray = engine.content.put(b"stray").digest
     assert engine.images.gc().blobs == 1
     assert not engine.content.exists(stray)
+
+
+def test_debian_mirror_comes_from_apts_own_sources(tmp_path: Path) -> None:
+    from cais.images.bootstrap import DEBIAN_MIRROR, host_debian_mirror
+
+    assert host_debian_mirror(tmp_path) == DEBIAN_MIRROR
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "other.list").write_text(
+        "deb https://packages.example.com/apt stable main\n"
+    )
+    assert host_debian_mirror(tmp_path) == DEBIAN_MIRROR
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.local/debian/\nSuites: bookworm\n"
+    )
+    assert host_debian_mirror(tmp_path) == "http://mirror.local/debian"
+    (tmp_path / "sources.list").write_text(
+        "deb [arch=amd64] http://ftp.example.org/debian bookworm main\n"
+    )
+    assert host_debian_mirror(tmp_path) == "http://ftp.example.org/debian"
+
+
+def test_bootstrap_refuses_what_it_cannot_make(engine: Engine) -> None:
+    with pytest.raises(CaisError, match="cannot bootstrap 'alpine'"):
+        bootstrap(engine.images, "alpine")

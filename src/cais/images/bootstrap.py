@@ -185,9 +185,9 @@ def bootstrap_debian(
     return image
 
 
-def host_debian_mirror() -> str:
+def host_debian_mirror(apt: Path = Path("/etc/apt")) -> str:
     """The Debian mirror apt already uses on this machine (deb.debian.org otherwise)."""
-    candidates = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    candidates = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*"))]
     for path in candidates:
         try:
             text = path.read_text()
