@@ -25,6 +25,7 @@ from typing import Protocol
 from cais.agent import protocol
 from cais.aws.errors import AwsError
 from cais.ecs import tokens
+from cais.ecs.lifecycle import ReportError
 from cais.ecs.model import (
     DEFAULT_CLUSTER,
     Attribute,
@@ -228,7 +229,10 @@ class AgentGateway:
         self, instance: ContainerInstance, request: protocol.ReportRequest
     ) -> protocol.ReportResponse:
         self.heartbeat(instance)
-        accepted, unknown = self.ecs.report(instance, request.tasks)
+        try:
+            accepted, unknown = self.ecs.report(instance, request.tasks)
+        except ReportError as exc:
+            raise bad_request(str(exc)) from None
         if unknown:
             log.info("agent of %s reported unknown tasks %s", instance.arn, unknown)
         return protocol.ReportResponse(accepted=tuple(accepted), unknown=tuple(unknown))

@@ -22,7 +22,6 @@ from cais.ecs import scheduler as sched
 from cais.ecs.lifecycle import (
     DEFAULT_STOP_REASON,
     USER_INITIATED,
-    ReportError,
     apply_report,
     request_stop,
 )
@@ -224,7 +223,8 @@ class TaskOperations:
         """Apply an agent's reports, in order; (accepted, unknown) task ARNs.
 
         A report about a task placed on another instance is treated as unknown: an agent
-        speaks only for its own tasks.
+        speaks only for its own tasks. A status the protocol does not have raises
+        ReportError (the reports before it are applied).
         """
         accepted: list[str] = []
         unknown: list[str] = []
@@ -240,8 +240,6 @@ class TaskOperations:
                 updated = self.store.update_task(state.task_arn, change)
             except _Foreign:
                 updated = None
-            except ReportError as exc:
-                raise errors.invalid(str(exc)) from None
             (accepted if updated is not None else unknown).append(state.task_arn)
         return accepted, unknown
 

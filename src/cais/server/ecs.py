@@ -27,6 +27,7 @@ from aiohttp import web
 
 from cais.agent import protocol
 from cais.aws.credentials import DEFAULT_ACCOUNT_ID
+from cais.aws.errors import AwsError
 from cais.ecr import Ecr
 from cais.ecs import AgentError, AgentGateway, Ecs, EcsSettings, SpecBuilder, register
 from cais.ecs.model import Scope
@@ -161,6 +162,8 @@ class EcsComponent:
             result = await self._call(call, request, body)
         except AgentError as exc:
             return web.json_response(exc.body(), status=exc.status)
+        except AwsError as exc:
+            return web.json_response({"error": exc.type, "message": exc.message}, status=400)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             return web.json_response(
                 {"error": "BadRequest", "message": f"malformed {call} request: {exc}"}, status=400

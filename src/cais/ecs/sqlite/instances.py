@@ -105,8 +105,7 @@ class InstanceTable:
     ) -> ContainerInstance:
         with self._db.transaction() as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO ecs_instances ({rows.INSTANCE_COLUMNS}) VALUES"
-                f" ({rows.placeholders(21)})",
+                rows.upsert("ecs_instances", rows.INSTANCE_COLUMNS, "arn"),
                 rows.instance_values(instance),
             )
             if keep_custom_attributes:

@@ -282,3 +282,14 @@ def task(row: sqlite3.Row, containers: Sequence[Container]) -> Task:
 
 def placeholders(count: int) -> str:
     return ",".join("?" * count)
+
+
+def upsert(table: str, columns: str, key: str) -> str:
+    """``INSERT … ON CONFLICT (key) DO UPDATE``: unlike ``INSERT OR REPLACE`` it keeps the
+    row, so rows that reference it (attributes, containers) are not cascaded away."""
+    names = [c.strip() for c in columns.split(",")]
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != key)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders(len(names))})"
+        f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )

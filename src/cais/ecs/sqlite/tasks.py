@@ -38,11 +38,11 @@ def read_tasks(conn: sqlite3.Connection, task_rows: Sequence[sqlite3.Row]) -> li
 
 
 def write_task(conn: sqlite3.Connection, task: Task, *, insert: bool) -> None:
-    verb = "INSERT" if insert else "INSERT OR REPLACE"
-    conn.execute(
-        f"{verb} INTO ecs_tasks ({rows.TASK_COLUMNS}) VALUES ({rows.placeholders(36)})",
-        rows.task_values(task),
-    )
+    if insert:
+        sql = f"INSERT INTO ecs_tasks ({rows.TASK_COLUMNS}) VALUES ({rows.placeholders(36)})"
+    else:
+        sql = rows.upsert("ecs_tasks", rows.TASK_COLUMNS, "arn")
+    conn.execute(sql, rows.task_values(task))
     if not insert:
         conn.execute("DELETE FROM ecs_containers WHERE task_arn = ?", (task.arn,))
     conn.executemany(
