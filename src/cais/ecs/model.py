@@ -248,6 +248,20 @@ class Task:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveTask:
+    """What placement reads of a task that still holds resources (not STOPPED)."""
+
+    arn: str
+    container_instance_arn: str
+    task_definition_arn: str
+    family: str
+    group: str
+    started_by: str | None
+    last_status: str
+    desired_status: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class JoinToken:
     """A secret that lets an agent register: to ``cluster`` only, or to any cluster."""

@@ -18,6 +18,7 @@ from cais.ecs.model import (
     Cluster,
     Container,
     ContainerInstance,
+    LiveTask,
     Resources,
     Task,
     TaskDefinition,
@@ -29,7 +30,7 @@ AVAILABILITY_ZONE = "ecs.availability-zone"
 def snapshot(
     cluster_arn: str,
     instances: Sequence[ContainerInstance],
-    tasks: Sequence[Task],
+    tasks: Sequence[LiveTask],
     *,
     now: float,
     window: float,
@@ -62,6 +63,7 @@ def snapshot(
                 attributes={a.name: a.value for a in instance.attributes},
             )
         )
+    statuses = {s.value: s for s in sched.TaskStatus}
     live = [
         sched.PlacedTask(
             arn=t.arn,
@@ -70,8 +72,8 @@ def snapshot(
             family=t.family,
             group=t.group,
             started_by=t.started_by,
-            last_status=sched.TaskStatus(t.last_status),
-            desired_status=sched.TaskStatus(t.desired_status),
+            last_status=statuses[t.last_status],
+            desired_status=statuses[t.desired_status],
         )
         for t in tasks
         if t.last_status != "STOPPED"

@@ -24,6 +24,7 @@ from cais.ecs.model import (
     ClusterCounts,
     ContainerInstance,
     JoinToken,
+    LiveTask,
     Scope,
     Task,
     TaskDefinition,
@@ -32,7 +33,7 @@ from cais.ecs.model import (
 
 MAX_TAGS = 50
 
-PlacementCheck = Callable[[Sequence[ContainerInstance], Sequence[Task]], bool]
+PlacementCheck = Callable[[Sequence[ContainerInstance], Sequence[LiveTask]], bool]
 """Given the cluster's instances and live tasks as they are inside the placement's
 transaction, whether the placement may be applied."""
 
@@ -192,9 +193,8 @@ class InstanceRecords(Protocol):
 
 
 class TaskRecords(Protocol):
-    def live_tasks(self, cluster_arn: str) -> list[Task]:
-        """The cluster's tasks that still hold resources (not STOPPED), without their
-        containers (placement does not read them)."""
+    def live_tasks(self, cluster_arn: str) -> list[LiveTask]:
+        """What placement needs of the cluster's tasks that still hold resources."""
         ...
 
     def place_tasks(

@@ -25,7 +25,7 @@ from cais.ecs.lifecycle import (
     apply_report,
     request_stop,
 )
-from cais.ecs.model import Cluster, ContainerInstance, Task, TaskDefinition
+from cais.ecs.model import Cluster, ContainerInstance, LiveTask, Task, TaskDefinition
 
 if TYPE_CHECKING:
     from cais.ecs.service import EcsSettings
@@ -193,7 +193,7 @@ class TaskOperations:
             for p in plan.placements
         )
 
-        def still_valid(current: Sequence[ContainerInstance], live: Sequence[Task]) -> bool:
+        def still_valid(current: Sequence[ContainerInstance], live: Sequence[LiveTask]) -> bool:
             fresh = scheduling.snapshot(cluster.arn, current, live, now=now, window=window)
             return not sched.verify_plan(fresh, plan)
 

@@ -41,23 +41,24 @@ class _Usage:
 
 
 def _usage(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> dict[str, _Usage]:
+    """Sums over the live tasks per instance, in SQL (ports only where a task has some)."""
     found: dict[str, _Usage] = {}
-    for row in conn.execute(
-        "SELECT instance_arn, desired_status, last_status, reserved_cpu, reserved_memory,"
-        f" reserved_tcp, reserved_udp FROM ecs_tasks WHERE last_status != 'STOPPED' AND {where}",
+    pending = ",".join(f"'{s}'" for s in _PENDING)
+    cursor = conn.execute(
+        "SELECT instance_arn, sum(reserved_cpu), sum(reserved_memory),"
+        " sum(desired_status = 'RUNNING'), sum(last_status IN (" + pending + ")),"
+        " group_concat(nullif(reserved_tcp, '[]'), '|'),"
+        " group_concat(nullif(reserved_udp, '[]'), '|')"
+        f" FROM ecs_tasks WHERE last_status != 'STOPPED' AND {where} GROUP BY instance_arn",
         params,
-    ):
-        usage = found.setdefault(row["instance_arn"], _Usage())
-        usage.cpu += row["reserved_cpu"]
-        usage.memory += row["reserved_memory"]
-        if row["reserved_tcp"] != "[]":
-            usage.tcp |= rows.ports_of(row["reserved_tcp"])
-        if row["reserved_udp"] != "[]":
-            usage.udp |= rows.ports_of(row["reserved_udp"])
-        if row["desired_status"] == "RUNNING":
-            usage.running += 1
-        if row["last_status"] in _PENDING:
-            usage.pending += 1
+    )
+    cursor.row_factory = None
+    for arn, cpu, memory, running, waiting, tcp, udp in cursor:
+        usage = found[arn] = _Usage()
+        usage.cpu, usage.memory, usage.running, usage.pending = cpu, memory, running, waiting
+        for text, taken in ((tcp, usage.tcp), (udp, usage.udp)):
+            for part in text.split("|") if text else ():
+                taken.update(rows.ports_of(part))
     return found
 
 

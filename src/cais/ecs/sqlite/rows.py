@@ -30,7 +30,12 @@ def ports_text(ports: Iterable[int]) -> str:
     return dumps(sorted(ports))
 
 
+_NO_PORTS: frozenset[int] = frozenset()
+
+
 def ports_of(text: str) -> frozenset[int]:
+    if text == "[]":  # most tasks take no fixed port: skip the parse
+        return _NO_PORTS
     return frozenset(int(p) for p in json.loads(text))
 
 
@@ -229,7 +234,9 @@ def container(row: sqlite3.Row) -> Container:
         health_status=row["health_status"],
         network_bindings=tuple(
             NetworkBinding(int(c), int(h), str(p), str(ip))
-            for c, h, p, ip in json.loads(row["network_bindings"])
+            for c, h, p, ip in (
+                json.loads(row["network_bindings"]) if row["network_bindings"] != "[]" else ()
+            )
         ),
         cpu=row["cpu"],
         memory=row["memory"],
@@ -263,7 +270,7 @@ def task(row: sqlite3.Row, containers: Sequence[Container]) -> Task:
         connectivity_at=row["connectivity_at"],
         stop_code=row["stop_code"],
         stopped_reason=row["stopped_reason"],
-        overrides=json.loads(row["overrides"]),
+        overrides=json.loads(row["overrides"]) if row["overrides"] != "{}" else {},
         cpu=row["cpu"],
         memory=row["memory"],
         reserved=Resources(

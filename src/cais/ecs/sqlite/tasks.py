@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cais.ecs.model import Task
+from cais.ecs.model import LiveTask, Task
 from cais.ecs.sqlite import rows
 from cais.ecs.sqlite.instances import read_instances
 from cais.ecs.store import PlacementCheck, TaskFilter
@@ -54,7 +54,7 @@ def write_task(conn: sqlite3.Connection, task: Task, *, insert: bool) -> None:
 class TaskTable:
     _db: Database
 
-    def live_tasks(self, cluster_arn: str) -> list[Task]:
+    def live_tasks(self, cluster_arn: str) -> list[LiveTask]:
         conn = self._db.connection()
         return _live(conn, cluster_arn)
 
@@ -157,12 +157,13 @@ class TaskTable:
         return len(gone)
 
 
-def _live(conn: sqlite3.Connection, cluster_arn: str) -> list[Task]:
-    """The cluster's live tasks without their containers (placement does not read them)."""
-    return [
-        rows.task(r, ())
-        for r in conn.execute(
-            "SELECT * FROM ecs_tasks WHERE cluster_arn = ? AND last_status != 'STOPPED'",
-            (cluster_arn,),
-        )
-    ]
+def _live(conn: sqlite3.Connection, cluster_arn: str) -> list[LiveTask]:
+    """The cluster's live tasks, as placement reads them (a few columns, no containers)."""
+    cursor = conn.execute(
+        "SELECT arn, instance_arn, task_definition_arn, family, group_name, started_by,"
+        " last_status, desired_status FROM ecs_tasks"
+        " WHERE cluster_arn = ? AND last_status != 'STOPPED'",
+        (cluster_arn,),
+    )
+    cursor.row_factory = None  # plain tuples: thousands of rows per placement
+    return [LiveTask(*row) for row in cursor]
