@@ -65,6 +65,7 @@ class TaskApi:
             started_by=p.get("startedBy"),
             launch_type=p.get("launchType"),
             access_key_id=ctx.principal.access_key_id,
+            client_token=p.get("clientToken"),
         )
         return cluster, launch
 
@@ -77,7 +78,7 @@ class TaskApi:
                 self.store.tag(task.arn, tags)
         return {
             "tasks": self._task_shapes(placed.tasks, tags=bool(tags)),
-            "failures": [f.to_api() for f in placed.failures],
+            "failures": [dict(f) for f in placed.failures],
         }
 
     def run_task(self, ctx: RequestContext, p: Params) -> Result:

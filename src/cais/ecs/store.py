@@ -39,6 +39,24 @@ transaction, whether the placement may be applied."""
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClientToken:
+    """RunTask's ``clientToken``: a retried call with the same token gets the same tasks."""
+
+    scope: Scope
+    token: str
+    created_at: float
+    failures: tuple[Mapping[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recorded:
+    """What a call with a client token placed the first time."""
+
+    task_arns: tuple[str, ...]
+    failures: tuple[Mapping[str, str], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskFilter:
     """ListTasks' filters (``None``: not filtered)."""
 
@@ -198,10 +216,21 @@ class TaskRecords(Protocol):
         ...
 
     def place_tasks(
-        self, tasks: Sequence[Task], *, cluster_arn: str, check: PlacementCheck
+        self,
+        tasks: Sequence[Task],
+        *,
+        cluster_arn: str,
+        check: PlacementCheck,
+        client_token: ClientToken | None = None,
     ) -> bool:
-        """Store ``tasks`` in one transaction if ``check`` (run inside it) approves."""
+        """Store ``tasks`` in one transaction if ``check`` (run inside it) approves, and
+        remember the client token with them; False (nothing stored) if the check fails or
+        the token was used meanwhile."""
         ...
+
+    def client_token(self, scope: Scope, token: str) -> Recorded | None: ...
+
+    def forget_client_tokens(self, *, before: float) -> int: ...
 
     def task(self, cluster_arn: str, reference: str) -> Task | None:
         """By ARN or ID, within the cluster."""

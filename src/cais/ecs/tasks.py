@@ -26,6 +26,7 @@ from cais.ecs.lifecycle import (
     request_stop,
 )
 from cais.ecs.model import Cluster, ContainerInstance, LiveTask, Task, TaskDefinition
+from cais.ecs.store import ClientToken
 
 if TYPE_CHECKING:
     from cais.ecs.service import EcsSettings
@@ -38,6 +39,7 @@ MAX_START_INSTANCES = 10
 PLACEMENT_ATTEMPTS = 5
 _STARTED_BY = re.compile(r"^[a-zA-Z0-9_-]{1,36}$")
 _GROUP = re.compile(r"^[a-zA-Z0-9_:.-]{1,255}$")
+_CLIENT_TOKEN = re.compile(r"^[!-~]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,15 @@ class Launch:
     started_by: str | None
     launch_type: str
     access_key_id: str
+    client_token: str | None = None
 
 
 @dataclass(frozen=True)
 class Placed:
+    """The tasks placed, and the failures in the API's shape (``arn``, ``reason``)."""
+
     tasks: tuple[Task, ...]
-    failures: tuple[sched.Failure, ...]
+    failures: tuple[Mapping[str, str], ...]
 
 
 class TaskOperations:
@@ -83,6 +88,7 @@ class TaskOperations:
         started_by: str | None,
         launch_type: str | None,
         access_key_id: str,
+        client_token: str | None = None,
     ) -> Launch:
         """Check RunTask's / StartTask's parameters that the model cannot check."""
         if started_by is not None and not _STARTED_BY.match(started_by):
@@ -95,8 +101,10 @@ class TaskOperations:
         kind = launch_type or "EC2"
         if kind not in ("EC2", "EXTERNAL"):
             raise errors.invalid(f"Launch type {kind} is not supported by cais yet.")
+        if client_token is not None and not _CLIENT_TOKEN.match(client_token):
+            raise errors.invalid("clientToken must be 1-64 characters in the range 33-126.")
         checked = _check_overrides(definition, dict(overrides or {}))
-        return Launch(definition, checked, group, started_by, kind, access_key_id)
+        return Launch(definition, checked, group, started_by, kind, access_key_id, client_token)
 
     def run_task(
         self,
@@ -152,6 +160,9 @@ class TaskOperations:
         plan_on: Callable[[sched.ClusterState], sched.Plan],
     ) -> Placed:
         for _ in range(PLACEMENT_ATTEMPTS):
+            earlier = self._recorded(cluster, launch)
+            if earlier is not None:
+                return earlier
             placed = self._attempt(cluster, launch, plan_on)
             if placed is not None:
                 for arn in dict.fromkeys(t.container_instance_arn for t in placed.tasks):
@@ -163,6 +174,16 @@ class TaskOperations:
             "The cluster changed too often to place the tasks; retry.",
             status=500,
         )
+
+    def _recorded(self, cluster: Cluster, launch: Launch) -> Placed | None:
+        """What a call with the same client token placed, if there was one."""
+        if launch.client_token is None:
+            return None
+        recorded = self.store.client_token(cluster.scope, launch.client_token)
+        if recorded is None:
+            return None
+        found = (self.store.task_by_arn(arn) for arn in recorded.task_arns)
+        return Placed(tuple(t for t in found if t is not None), recorded.failures)
 
     def _attempt(
         self,
@@ -197,9 +218,17 @@ class TaskOperations:
             fresh = scheduling.snapshot(cluster.arn, current, live, now=now, window=window)
             return not sched.verify_plan(fresh, plan)
 
-        if tasks and not self.store.place_tasks(tasks, cluster_arn=cluster.arn, check=still_valid):
+        failures = tuple(f.to_api() for f in plan.failures)
+        token = None
+        if launch.client_token is not None:
+            token = ClientToken(
+                scope=cluster.scope, token=launch.client_token, created_at=now, failures=failures
+            )
+        if tasks and not self.store.place_tasks(
+            tasks, cluster_arn=cluster.arn, check=still_valid, client_token=token
+        ):
             return None
-        return Placed(tasks, plan.failures)
+        return Placed(tasks, failures)
 
     # -- stopping and reports -------------------------------------------------------------
 

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
 CLEANUP_INTERVAL = 300.0
+CLIENT_TOKEN_RETENTION = 24 * 3600.0
 
 
 class EcrLogins:
@@ -129,7 +130,9 @@ class EcsComponent:
     def cleanup(self) -> None:
         """Forget tasks stopped longer ago than the retention, and deleted revisions."""
         retention = self.ecs.settings.stopped_task_retention
-        self.ecs.store.prune_tasks(stopped_before=self.ecs.clock() - retention)
+        now = self.ecs.clock()
+        self.ecs.store.prune_tasks(stopped_before=now - retention)
+        self.ecs.store.forget_client_tokens(before=now - CLIENT_TOKEN_RETENTION)
         self.ecs.store.remove_unused_task_definitions()
 
     async def _close_polls_at_stop(self) -> None:

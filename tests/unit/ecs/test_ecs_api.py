@@ -425,3 +425,16 @@ def test_register_container_instance_through_the_api_has_no_agent(ecs: Any) -> N
     ecs.register_task_definition(**WEB)
     result = ecs.run_task(taskDefinition="web")
     assert result["failures"] == [{"arn": registered["containerInstanceArn"], "reason": "AGENT"}]
+
+
+def test_run_task_with_the_same_client_token_places_once(plane: ControlPlane) -> None:
+    ecs = plane.client()
+    ecs.create_cluster()
+    plane.agent("a").register()
+    ecs.register_task_definition(**WEB)
+    first = ecs.run_task(taskDefinition="web", count=2, clientToken="retry-me")["tasks"]
+    again = ecs.run_task(taskDefinition="web", count=2, clientToken="retry-me")["tasks"]
+    assert [t["taskArn"] for t in again] == [t["taskArn"] for t in first]
+    assert len(ecs.list_tasks()["taskArns"]) == 2
+    other = ecs.run_task(taskDefinition="web", clientToken="another")["tasks"]
+    assert len(other) == 1 and len(ecs.list_tasks()["taskArns"]) == 3

@@ -21,7 +21,7 @@ from cais.ecs.model import (
     TaskDefinitionStatus,
 )
 from cais.ecs.sqlite import SqliteEcsStore
-from cais.ecs.store import EcsStore, TaskFilter
+from cais.ecs.store import ClientToken, EcsStore, TaskFilter
 from cais.state.sqlite import Database
 
 SCOPE = Scope("000000000000", "us-east-1")
@@ -204,3 +204,25 @@ def test_stopped_tasks_are_pruned_after_retention(store: EcsStore) -> None:
 def test_meta_values_are_kept_once(store: EcsStore) -> None:
     assert store.meta("x", "first") == "first"
     assert store.meta("x", "second") == "first"
+
+
+def test_a_client_token_is_used_once(store: EcsStore) -> None:
+    store.put_cluster(cluster(), {})
+    machine = store.register_instance(instance())
+    token = ClientToken(
+        scope=SCOPE, token="tok", created_at=5.0, failures=({"arn": "x", "reason": "AGENT"},)
+    )
+    ok = lambda i, t: True  # noqa: E731
+    assert store.place_tasks(
+        [task("t1", machine)], cluster_arn=CLUSTER, check=ok, client_token=token
+    )
+    assert not store.place_tasks(
+        [task("t2", machine)], cluster_arn=CLUSTER, check=ok, client_token=token
+    )
+    assert store.task(CLUSTER, "t2") is None
+    recorded = store.client_token(SCOPE, "tok")
+    assert recorded is not None and recorded.task_arns == (SCOPE.arn("task/default/t1"),)
+    assert recorded.failures == ({"arn": "x", "reason": "AGENT"},)
+    assert store.client_token(Scope("000000000000", "eu-west-1"), "tok") is None
+    assert store.forget_client_tokens(before=6.0) == 1
+    assert store.client_token(SCOPE, "tok") is None

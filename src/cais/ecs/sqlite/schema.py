@@ -163,5 +163,14 @@ SCHEMA = (
         created_at REAL NOT NULL,
         PRIMARY KEY (account, region, name)
     )""",
+    """CREATE TABLE IF NOT EXISTS ecs_client_tokens (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        token TEXT NOT NULL,
+        task_arns TEXT NOT NULL,
+        failures TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (account, region, token)
+    )""",
     "CREATE TABLE IF NOT EXISTS ecs_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )

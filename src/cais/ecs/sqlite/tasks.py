@@ -8,14 +8,15 @@ can never both take the last CPU units of an instance.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cais.ecs.model import LiveTask, Task
+from cais.ecs.model import LiveTask, Scope, Task
 from cais.ecs.sqlite import rows
 from cais.ecs.sqlite.instances import read_instances
-from cais.ecs.store import PlacementCheck, TaskFilter
+from cais.ecs.store import ClientToken, PlacementCheck, Recorded, TaskFilter
 from cais.state.sqlite import Database
 
 _CHUNK = 500
@@ -59,9 +60,28 @@ class TaskTable:
         return _live(conn, cluster_arn)
 
     def place_tasks(
-        self, tasks: Sequence[Task], *, cluster_arn: str, check: PlacementCheck
+        self,
+        tasks: Sequence[Task],
+        *,
+        cluster_arn: str,
+        check: PlacementCheck,
+        client_token: ClientToken | None = None,
     ) -> bool:
         with self._db.transaction() as conn:
+            if client_token is not None:
+                recorded = conn.execute(
+                    "INSERT OR IGNORE INTO ecs_client_tokens VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        client_token.scope.account,
+                        client_token.scope.region,
+                        client_token.token,
+                        rows.dumps([t.arn for t in tasks]),
+                        rows.dumps([dict(f) for f in client_token.failures]),
+                        client_token.created_at,
+                    ),
+                ).rowcount
+                if not recorded:
+                    return False
             instances = read_instances(
                 conn,
                 conn.execute(
@@ -75,6 +95,22 @@ class TaskTable:
             for task in tasks:
                 write_task(conn, task, insert=True)
         return True
+
+    def client_token(self, scope: Scope, token: str) -> Recorded | None:
+        row = self._db.query_one(
+            "SELECT task_arns, failures FROM ecs_client_tokens WHERE account = ? AND region = ?"
+            " AND token = ?",
+            (scope.account, scope.region, token),
+        )
+        if row is None:
+            return None
+        return Recorded(
+            task_arns=tuple(json.loads(row["task_arns"])),
+            failures=tuple(json.loads(row["failures"])),
+        )
+
+    def forget_client_tokens(self, *, before: float) -> int:
+        return self._db.execute("DELETE FROM ecs_client_tokens WHERE created_at < ?", (before,))
 
     def task(self, cluster_arn: str, reference: str) -> Task | None:
         conn = self._db.connection()
