@@ -54,7 +54,8 @@ class Cluster:
 
 @pytest.fixture
 def zones(tmp_path: Path) -> Iterator[Cluster]:
-    with ecs_up(tmp_path / "up") as up:
+    # a longer heartbeat: a loaded machine must not make agents look disconnected here
+    with ecs_up(tmp_path / "up", "--agent-heartbeat", "5s") as up:
         yield Cluster(up)
 
 
@@ -133,6 +134,7 @@ def test_resources_are_never_over_committed(zones: Cluster) -> None:
         results = list(pool.map(lambda _: zones.run(10), range(6)))
     placed = [name for names, _ in results for name in names]
     assert Counter(placed) == {"a": 16, "b": 16, "c": 16}
+    assert {f["reason"] for _, fs in results for f in fs} == {"RESOURCE:CPU"}
     _, failures = zones.run(1)
     assert {f["reason"] for f in failures} == {"RESOURCE:CPU"}  # CPU is asked first, as ECS does
     described = zones.ecs.describe_container_instances(

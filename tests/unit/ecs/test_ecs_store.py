@@ -155,8 +155,12 @@ def test_a_placement_whose_check_fails_writes_nothing(store: EcsStore) -> None:
         seen.append(1)
         return False
 
-    assert not store.place_tasks([task("t1", machine)], cluster_arn=CLUSTER, check=refuse)
+    token = ClientToken(scope=SCOPE, token="tok", created_at=1.0)
+    assert not store.place_tasks(
+        [task("t1", machine)], cluster_arn=CLUSTER, check=refuse, client_token=token
+    )
     assert seen == [1]
+    assert store.client_token(SCOPE, "tok") is None  # a refused placement keeps no token
     assert store.live_tasks(CLUSTER) == []
     assert store.task_arns(CLUSTER, TaskFilter(), after=None, limit=10) == []
 

@@ -68,20 +68,6 @@ class TaskTable:
         client_token: ClientToken | None = None,
     ) -> bool:
         with self._db.transaction() as conn:
-            if client_token is not None:
-                recorded = conn.execute(
-                    "INSERT OR IGNORE INTO ecs_client_tokens VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        client_token.scope.account,
-                        client_token.scope.region,
-                        client_token.token,
-                        rows.dumps([t.arn for t in tasks]),
-                        rows.dumps([dict(f) for f in client_token.failures]),
-                        client_token.created_at,
-                    ),
-                ).rowcount
-                if not recorded:
-                    return False
             instances = read_instances(
                 conn,
                 conn.execute(
@@ -90,7 +76,10 @@ class TaskTable:
                 ).fetchall(),
                 cluster_arn=cluster_arn,
             )
+            # nothing is written before both questions are answered: returning commits
             if not check(instances, _live(conn, cluster_arn)):
+                return False
+            if client_token is not None and not _record(conn, client_token, tasks):
                 return False
             for task in tasks:
                 write_task(conn, task, insert=True)
@@ -191,6 +180,22 @@ class TaskTable:
                 conn.execute("DELETE FROM ecs_tasks WHERE arn = ?", (arn,))
                 conn.execute("DELETE FROM ecs_tags WHERE arn = ?", (arn,))
         return len(gone)
+
+
+def _record(conn: sqlite3.Connection, token: ClientToken, tasks: Sequence[Task]) -> bool:
+    """Remember a client token with its tasks; False if it was used meanwhile."""
+    inserted = conn.execute(
+        "INSERT OR IGNORE INTO ecs_client_tokens VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            token.scope.account,
+            token.scope.region,
+            token.token,
+            rows.dumps([t.arn for t in tasks]),
+            rows.dumps([dict(f) for f in token.failures]),
+            token.created_at,
+        ),
+    ).rowcount
+    return bool(inserted)
 
 
 def _live(conn: sqlite3.Connection, cluster_arn: str) -> list[LiveTask]:
