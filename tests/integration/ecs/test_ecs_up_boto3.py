@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from ecs_up import FAST, EcsUp, ecs_up
 
 from cais.agent import protocol
-from ecs_fake_agent import Behaviour
+from ecs_fake_agent import FakeAgent
 
 PAIR = {
     "family": "pair",
@@ -288,8 +288,9 @@ def test_bad_input_gets_aws_errors_and_changes_nothing(up: EcsUp) -> None:
 
 def test_reports_from_an_agent_are_ordered_and_idempotent(up: EcsUp) -> None:
     ecs = up.client()
-    agent = up.agent("a", script=lambda t, c: Behaviour())
-    agent.silence()
+    token = up.cais("ecs", "local-join-token").strip()
+    agent = FakeAgent(up.url, token, hostname="a")  # registered, not started: reports by hand
+    agent.register()
     ecs.register_task_definition(**PAIR)
     arn = ecs.run_task(taskDefinition="pair")["tasks"][0]["taskArn"]
     stopped = protocol.TaskState(task_arn=arn, last_status="STOPPED", stop_code="TaskFailedToStart")
