@@ -20,6 +20,7 @@ from cais.aws.arn import arn
 
 SERVICE = "ecs"
 DEFAULT_CLUSTER = "default"
+DEFAULT_CLUSTER_SETTINGS = (("containerInsights", "disabled"),)
 
 
 class ClusterStatus(enum.StrEnum):
@@ -51,7 +52,7 @@ class Cluster:
     scope: Scope
     status: ClusterStatus
     created_at: float
-    settings: tuple[tuple[str, str], ...] = (("containerInsights", "disabled"),)
+    settings: tuple[tuple[str, str], ...] = DEFAULT_CLUSTER_SETTINGS
     configuration: Mapping[str, Any] | None = None
 
 

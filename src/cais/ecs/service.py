@@ -20,8 +20,10 @@ from random import Random
 from typing import Any
 
 from cais.ecs import errors, references, taskdef
+from cais.ecs.lifecycle import request_stop
 from cais.ecs.model import (
     DEFAULT_CLUSTER,
+    DEFAULT_CLUSTER_SETTINGS,
     Attribute,
     Cluster,
     ClusterStatus,
@@ -87,7 +89,7 @@ class Ecs(TaskOperations):
         settings: Sequence[tuple[str, str]] = (),
         configuration: Mapping[str, Any] | None = None,
     ) -> Cluster:
-        merged = dict(Cluster.__dataclass_fields__["settings"].default)  # type: ignore[arg-type]
+        merged = dict(DEFAULT_CLUSTER_SETTINGS)
         merged.update(dict(settings))
         cluster = Cluster(
             arn=scope.arn(f"cluster/{name}"),
@@ -269,8 +271,6 @@ class Ecs(TaskOperations):
                 "deregister with force."
             )
         now = self.clock()
-        from cais.ecs.lifecycle import request_stop
-
         for task in tasks:
             self.store.update_task(
                 task.arn,
