@@ -438,3 +438,18 @@ def test_run_task_with_the_same_client_token_places_once(plane: ControlPlane) ->
     assert len(ecs.list_tasks()["taskArns"]) == 2
     other = ecs.run_task(taskDefinition="web", clientToken="another")["tasks"]
     assert len(other) == 1 and len(ecs.list_tasks()["taskArns"]) == 3
+
+
+def test_tasks_carry_the_tags_they_were_run_with(plane: ControlPlane) -> None:
+    ecs = plane.client()
+    ecs.create_cluster()
+    plane.agent("a").register()
+    ecs.register_task_definition(**WEB)
+    run = ecs.run_task(taskDefinition="web", tags=[{"key": "job", "value": "nightly"}])
+    arn = run["tasks"][0]["taskArn"]
+    assert run["tasks"][0]["tags"] == [{"key": "job", "value": "nightly"}]
+    described = ecs.describe_tasks(tasks=[arn], include=["TAGS"])["tasks"][0]
+    assert described["tags"] == [{"key": "job", "value": "nightly"}]
+    assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["tags"] == []
+    ecs.untag_resource(resourceArn=arn, tagKeys=["job"])
+    assert ecs.list_tags_for_resource(resourceArn=arn)["tags"] == []
