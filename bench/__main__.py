@@ -15,6 +15,7 @@ SUITES = [
     "ecr",
     "scheduler",
     "aws_logs",
+    "ecs",
 ]
 
 

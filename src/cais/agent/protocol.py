@@ -227,6 +227,15 @@ class ReportRequest:
 
 
 @dataclass(frozen=True)
+class ReportResponse:
+    """Which reported tasks the control plane applied, and which it does not know (a task
+    of another instance, or one it has forgotten): the agent may stop reporting those."""
+
+    accepted: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LogEvent:
     timestamp_ms: int
     message: str

@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "iam": ("cais.cli.iam", "Manage access keys for the AWS-compatible APIs"),
     "up": ("cais.cli.up", "Run the platform: registry and AWS-compatible APIs on one port"),
     "ecr": ("cais.cli.ecr", "Maintain ECR repositories (run lifecycle policies now)"),
+    "ecs": ("cais.cli.ecs", "ECS join tokens for agents, and registry secrets for tasks"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}

@@ -1,4 +1,4 @@
-"""``cais up``: run the platform (OCI registry + AWS-compatible APIs) on one port."""
+"""``cais up``: run the platform (OCI registry + AWS-compatible APIs + ECS control plane)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 _EPILOG = """\
 What it serves (default http://127.0.0.1:2247; 2247 spells CAIS on a phone keypad):
   /v2/...   the OCI registry: docker, podman, skopeo push and pull here
-  POST /    the AWS JSON APIs: ECR and CloudWatch Logs (X-Amz-Target)
+  POST /    the AWS JSON APIs: ECR, ECS and CloudWatch Logs (X-Amz-Target)
+  /agent/   node agents of the ECS clusters (cais agent --join URL --token TOKEN)
 State lives under the cais root (--root / CAIS_ROOT): the database <root>/cais.db and the
 registry's blobs in <root>/registry. A restart keeps every repository, image and policy.
 
@@ -43,6 +44,19 @@ Repositories and logins:
   podman push --tls-verify=false IMAGE localhost:2247/web:v1
   Logins last 12 hours; without one the registry answers 401. Pushing to a repository
   that was not created first is refused (NAME_UNKNOWN), as ECR does.
+
+ECS (the orchestrator): clusters, task definitions, container instances and tasks.
+  aws --endpoint-url http://127.0.0.1:2247 ecs create-cluster --cluster-name web
+  Machines join a cluster with a join token (only its digest is kept; shown once):
+    cais ecs create-join-token [--cluster NAME] [--expires 24h]
+    cais agent --join http://HOST:2247 --token TOKEN [--attribute ecs.availability-zone=a]
+  cais up makes one token for its own local agent (cluster default), the same after a
+  restart. Agents poll every --agent-heartbeat; one silent for 3 heartbeats is shown
+  agentConnected=false and gets no new tasks. A restart of cais up loses no task: agents
+  register again with their machine id and report what runs.
+  Private images: repositoryCredentials.credentialsParameter names a secret made with
+  'cais ecs create-secret NAME' ({"username","password"}); images of this registry are
+  pulled with an ECR login for the account that ran the task.
 
 Lifecycle policies run every --lifecycle-interval, and on demand with
 'cais ecr run-lifecycle'; expired images leave the registry (their blobs go at the next
@@ -87,10 +101,19 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
         metavar="DURATION",
         help="how often CloudWatch Logs retention runs (1h; 0 turns it off)",
     )
+    p.add_argument(
+        "--agent-heartbeat",
+        type=duration,
+        default=duration("20s"),
+        metavar="DURATION",
+        help="how often ECS agents must poll (20s); 3 missed: agentConnected=false",
+    )
     p.add_argument("--quiet", action="store_true", help="no line per request")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         raise InvalidArgumentError(f"invalid --port {args.port}")
+    if args.agent_heartbeat <= 0:
+        raise InvalidArgumentError("--agent-heartbeat must be more than 0")
     _configure_logging()
 
     from cais.server.compose import UpOptions, up
@@ -102,6 +125,7 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
         lifecycle_interval=args.lifecycle_interval,
         retention_interval=args.retention_interval,
         access_log=not args.quiet,
+        agent_heartbeat=args.agent_heartbeat,
     )
 
     def ready(url: str) -> None:

@@ -5,7 +5,7 @@ Public interface::
     up(settings, UpOptions(...), components=default_components)   run until SIGTERM/SIGINT
     Server(platform, components, sock).serve(stop=..., ready=...)  the same, driven by hand
     Component / Background / periodic / Platform / Address          the composition seam
-    EcrComponent / LogsComponent                                     what runs today
+    EcrComponent / LogsComponent / EcsComponent                      what runs today
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cais.server.compose import (
     up,
 )
 from cais.server.ecr import EcrComponent
+from cais.server.ecs import EcsComponent
 from cais.server.logs import LogsComponent
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Component",
     "ComponentFactory",
     "EcrComponent",
+    "EcsComponent",
     "LogsComponent",
     "Platform",
     "RootLock",

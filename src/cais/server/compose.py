@@ -22,11 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cais.aws.edge import edge_dispatcher
+from cais.ecs.service import DEFAULT_HEARTBEAT
 from cais.engine import Engine
 from cais.errors import CaisError, ConflictError
 from cais.server.app import Server, bind
 from cais.server.component import Address, Component, Platform
 from cais.server.ecr import DEFAULT_LIFECYCLE_INTERVAL, EcrComponent
+from cais.server.ecs import EcsComponent
 from cais.server.logs import DEFAULT_RETENTION_INTERVAL, LogsComponent
 from cais.settings import Settings
 
@@ -43,15 +45,19 @@ class UpOptions:
     lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL
     retention_interval: float = DEFAULT_RETENTION_INTERVAL
     access_log: bool = True
+    agent_heartbeat: float = DEFAULT_HEARTBEAT  # how often agents poll (ECS control plane)
 
 
 ComponentFactory = Callable[[Platform, UpOptions], Sequence[Component]]
 
 
 def default_components(platform: Platform, options: UpOptions) -> list[Component]:
+    ecr = EcrComponent(platform, lifecycle_interval=options.lifecycle_interval)
+    logs = LogsComponent(platform, retention_interval=options.retention_interval)
     return [
-        EcrComponent(platform, lifecycle_interval=options.lifecycle_interval),
-        LogsComponent(platform, retention_interval=options.retention_interval),
+        ecr,
+        logs,
+        EcsComponent(platform, ecr=ecr.ecr, logs=logs.store, heartbeat=options.agent_heartbeat),
     ]
 
 
