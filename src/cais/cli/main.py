@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "iam": ("cais.cli.iam", "Manage access keys for the AWS-compatible APIs"),
     "up": ("cais.cli.up", "Run the platform: registry and AWS-compatible APIs on one port"),
     "ecr": ("cais.cli.ecr", "Maintain ECR repositories (run lifecycle policies now)"),
+    "agent": ("cais.cli.agent", "Join a cluster as a container instance (ECS agent)"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}
