@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from cais.aws.edge import edge_dispatcher
 from cais.engine import Engine
 from cais.errors import CaisError, ConflictError
+from cais.server.agent import LocalAgent, find_issuer
 from cais.server.app import Server, bind
 from cais.server.component import Address, Component, Platform
 from cais.server.ecr import DEFAULT_LIFECYCLE_INTERVAL, EcrComponent
@@ -49,10 +50,13 @@ ComponentFactory = Callable[[Platform, UpOptions], Sequence[Component]]
 
 
 def default_components(platform: Platform, options: UpOptions) -> list[Component]:
-    return [
+    components: list[Component] = [
         EcrComponent(platform, lifecycle_interval=options.lifecycle_interval),
         LogsComponent(platform, retention_interval=options.retention_interval),
     ]
+    # last: the local agent asks the control plane (a component above) for its join token
+    components.append(LocalAgent(platform, issuer=find_issuer(components)))
+    return components
 
 
 class RootLock:
