@@ -14,6 +14,7 @@ SUITES = [
     "ecr",
     "scheduler",
     "aws_logs",
+    "agent",
 ]
 
 

@@ -57,9 +57,12 @@ def task_spec(
 
 
 class FakeControlPlane:
-    def __init__(self, *, token: str = "join-token", heartbeat: float = 5.0) -> None:
+    def __init__(
+        self, *, token: str = "join-token", heartbeat: float = 5.0, poll_interval: float = 0.05
+    ) -> None:
         self.token = token
         self.heartbeat = heartbeat
+        self.poll_interval = poll_interval  # how often a waiting poll looks for news
         self.port = 0
         self.tasks: dict[str, p.TaskSpec] = {}
         self.registrations: list[p.RegisterRequest] = []
@@ -96,6 +99,7 @@ class FakeControlPlane:
         if self._loop is None:
             return
         self._submit(self._unlisten())
+        self._submit(_cancel_others())
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
@@ -241,7 +245,15 @@ class FakeControlPlane:
                     delivered[spec.task_arn] = spec.desired_status
             if due or time.monotonic() >= deadline:
                 return web.json_response(p.to_wire(p.PollResponse(tuple(due))))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self.poll_interval)
+
+
+async def _cancel_others() -> None:
+    """Waiting polls end with the fake (no "Task was destroyed but it is pending")."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 def _error(status: int, kind: str, message: str) -> web.Response:
