@@ -175,8 +175,8 @@ def run_options(
         no_healthcheck=health is None,
         init=container.init_process_enabled,
         read_only=container.readonly_root_filesystem,
-        cap_add=tuple(c.upper().removeprefix("CAP_") for c in container.cap_add),
-        cap_drop=tuple(c.upper().removeprefix("CAP_") for c in container.cap_drop),
+        cap_add=_capabilities(container.cap_add),
+        cap_drop=_capabilities(container.cap_drop),
         resources=resources,
         mounts=_mounts(task, container, volumes),
         runtime=runtime,
@@ -185,6 +185,17 @@ def run_options(
         publish=publish,
         extra_hosts=hosts,
     )
+
+
+def _capabilities(names: Sequence[str]) -> tuple[str, ...]:
+    """ECS's ``NET_ADMIN`` (or ``CAP_NET_ADMIN``, ``ALL``) → the engine's ``CAP_NET_ADMIN``."""
+    from cais.errors import InvalidArgumentError
+    from cais.runtime.flags import parse_capabilities
+
+    try:
+        return parse_capabilities(list(names))
+    except InvalidArgumentError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def _network(

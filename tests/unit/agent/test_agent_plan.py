@@ -150,7 +150,7 @@ def test_run_options_carry_the_container_definition() -> None:
     assert (options.healthcheck.interval, options.healthcheck.retries) == (5.0, 2)
     assert options.stop_timeout == 7
     assert options.ulimits == (("nofile", 1024, 2048),)
-    assert (options.cap_add, options.cap_drop) == (("NET_ADMIN",), ("CHOWN",))
+    assert (options.cap_add, options.cap_drop) == (("CAP_NET_ADMIN",), ("CAP_CHOWN",))
     assert options.init and options.read_only
     assert options.labels["team"] == "blue"
     assert options.labels["com.amazonaws.ecs.task-definition-version"] == "3"
@@ -167,6 +167,14 @@ def test_defaults_follow_ecs() -> None:
     assert options.no_healthcheck and options.healthcheck is None
     assert options.entrypoint is None and options.command == ()
     assert options.network == "host" and options.publish == ()
+
+
+def test_an_unknown_capability_is_a_plan_error() -> None:
+    spec = task_spec("t", [c("app", cap_add=("NOT_A_CAP",))])
+    with pytest.raises(plan.PlanError, match="unknown capability"):
+        plan.run_options(
+            spec, spec.containers[0], network=plan.NetworkPlan("none"), volumes={}, runtime="crun"
+        )
 
 
 def test_names_are_ecs_names() -> None:
