@@ -293,16 +293,23 @@ class TaskSupervisor:
     async def _refresh(self) -> None:
         """Look at every started container; apply the essential rule to what exited."""
         live = [c for c in self.record.containers if c.runtime_id and c.last_status == RUNNING]
-        if not live:
+        pause = self.record.pause_id
+        if not live and not pause:
             return
         engine = self.services.engine
 
-        def inspect_all() -> list[ContainerView]:
-            return [engine.inspect(c.runtime_id) for c in live]
+        def inspect_all() -> tuple[list[ContainerView], ContainerView | None]:
+            views = [engine.inspect(c.runtime_id) for c in live]
+            return views, engine.inspect(pause) if pause else None
 
-        views = await self.services.run(inspect_all)
+        views, pause_view = await self.services.run(inspect_all)
         for record, view in zip(live, views, strict=True):
             self._observe(record.name, view)
+        if pause_view is not None and pause_view.status != "running":
+            # the task's network namespace is gone: ECS stops the task
+            self.record = self.record.stopping(
+                ESSENTIAL_CONTAINER_EXITED, f"Essential container in task exited: {PAUSE_NAME}"
+            )
         await self._commit(self.record)
 
     def _observe(self, name: str, view: ContainerView) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from agent_fakes import Harness, until
 
 from cais.agent import protocol as p
+from cais.agent.engine import ContainerView
 from cais.agent.model import TaskRecord
 from cais.agent.supervisor import TaskSupervisor
 from ecs_fake_control_plane import task_spec
@@ -209,6 +210,22 @@ def test_awsvpc_tasks_join_the_pause_containers_namespace() -> None:
     assert h.reports[-1].private_ipv4 == "10.90.7.2"
     assert h.engine.calls[0] == ("pause", "ecs-awsvpc")
     assert ("remove", h.engine.names["f" * 64]) in h.engine.calls
+
+
+def test_an_awsvpc_task_whose_pause_container_dies_stops() -> None:
+    h = Harness()
+    spec = task_spec("vpc", [c("a")], network_mode="awsvpc")
+    sup = h.supervisor(spec)
+
+    async def scenario() -> None:
+        job = asyncio.create_task(sup.run())
+        await until(lambda: sup.record.known == "RUNNING")
+        h.engine.views["f" * 64] = ContainerView("exited", exit_code=137)
+        await asyncio.wait_for(job, 5)
+
+    asyncio.run(scenario())
+    assert h.reports[-1].stop_code == "EssentialContainerExited"
+    assert "~internal~ecs~pause" in h.reports[-1].stopped_reason
 
 
 def test_an_adopted_running_task_is_watched_not_started_again() -> None:
