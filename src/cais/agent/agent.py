@@ -116,15 +116,18 @@ class Agent:
             await self._shutdown(reporter)
 
     async def _until(self, stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` until it ends or ``stop`` is set (or we are cancelled: cais up)."""
         job = asyncio.ensure_future(work)
         stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({job, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (job, stopper):
-            if task not in done:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if job in done:
+        try:
+            await asyncio.wait({job, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (job, stopper):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        if job.done() and not job.cancelled():
             job.result()
 
     async def _shutdown(self, reporter: asyncio.Task[None]) -> None:
