@@ -70,7 +70,6 @@ class FakeControlPlane:
         self.logs: list[p.LogsRequest] = []
         self.polls = 0
         self._sessions: dict[str, str] = {}  # session token → instance id
-        self._delivered: dict[str, dict[str, str]] = {}  # session → task ARN → desired
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -111,7 +110,6 @@ class FakeControlPlane:
         self._submit(self._unlisten())
         with self._lock:
             self._sessions.clear()
-            self._delivered.clear()
         time.sleep(down_for)
         self._submit(self._listen())
 
@@ -220,29 +218,24 @@ class FakeControlPlane:
         with self._lock:
             self.registrations.append(request)
             self._sessions[session] = instance_id
-            self._delivered[session] = {}
         arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/{request.cluster}/{instance_id}"
         answer = p.RegisterResponse(arn, instance_id, session, self.heartbeat)
         return web.json_response(p.to_wire(answer))
 
     async def _poll(self, session: str, request: p.PollRequest) -> web.Response:
+        """Tasks the agent must hear about: RUNNING ones it does not know, STOPPED ones it
+        does not know as STOPPED (the rule of cais's control plane)."""
         self.polls += 1
         deadline = time.monotonic() + min(request.wait_seconds, 30.0)
+        known = request.known
         while True:
             with self._lock:
-                delivered = self._delivered.setdefault(session, {})
                 due = [
                     spec
                     for arn, spec in self.tasks.items()
-                    if delivered.get(arn) != spec.desired_status
-                    and not (
-                        spec.desired_status == "STOPPED"
-                        and arn not in request.known
-                        and arn not in delivered
-                    )
+                    if (spec.desired_status == "RUNNING" and arn not in known)
+                    or (spec.desired_status == "STOPPED" and known.get(arn) != "STOPPED")
                 ]
-                for spec in due:
-                    delivered[spec.task_arn] = spec.desired_status
             if due or time.monotonic() >= deadline:
                 return web.json_response(p.to_wire(p.PollResponse(tuple(due))))
             await asyncio.sleep(self.poll_interval)

@@ -5,6 +5,21 @@ containers (an essential exit still stops its task), reports wait in order, and 
 registers again — same instance ID — as soon as the control plane answers (a restarted
 control plane answers 401 to the old session). Stopping the agent (SIGTERM) stops only the
 agent: containers keep running and the next agent on this root adopts them.
+
+What the agent assumes of the protocol's server side (``protocol.py`` leaves it open):
+
+- a ``poll`` answer lists tasks that are new or changed; each is an upsert, and a task it
+  does not list is unchanged. A desired STOPPED for a task the agent never ran is
+  answered with a STOPPED report (its containers STOPPED, never started).
+- ``known`` in a poll holds every task of the agent: those it runs with their status, and
+  the finished ones as STOPPED for ``FINISHED_TTL`` (3 hours, the ECS agent's clean-up
+  wait) after the control plane accepted their STOPPED report — so a control plane that
+  lists tasks "desired STOPPED, not known as STOPPED" hears of them once.
+- ``stop_code``/``stopped_reason`` are set by the agent only for stops it decides
+  (TaskFailedToStart, EssentialContainerExited); a stop the control plane asked for is
+  reported with its ``stop_reason`` and an empty ``stop_code`` (the control plane keeps
+  its own, e.g. UserInitiated).
+- after every (re-)registration the agent reports again what it knows of each task.
 """
 
 from __future__ import annotations
@@ -13,8 +28,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cais import __version__
@@ -35,6 +51,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 15.0
+FINISHED_TTL = 3 * 3600.0  # how long a finished task stays in ``known`` (and the table)
+PRUNE_INTERVAL = 600.0
+NO_NEWS_PAUSE = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,10 @@ class Agent:
         self.options = options
         self.machine = machine or (lambda: resources(memory_reserve=options.memory_reserve))
         self.supervisors: dict[str, TaskSupervisor] = {}
+        self.finished: dict[str, float] = {}  # task ARN → when it left the supervisors
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._pruned_at = time.time()
         self._reports: list[p.TaskState] = []
         self._report_ready = asyncio.Event()
         self._session = ""
@@ -105,8 +127,13 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         """Adopt what the root's table knows, register, poll until ``stop`` is set."""
         self.identity = await self.run_blocking(self.state.identity)
+        now = time.time()
+        await self.run_blocking(self.state.prune, now - FINISHED_TTL)
         for spec, record in await self.run_blocking(self.state.load):
-            self._supervise(spec, record)
+            if record.known == STOPPED:
+                self.finished[spec.task_arn] = now
+            else:
+                self._supervise(spec, record)
         reporter = asyncio.create_task(self._report_loop(), name="agent reports")
         try:
             await self._until(stop, self._register(first=True))
@@ -211,25 +238,42 @@ class Agent:
                 await self._register(expired=session)
                 continue
             except ControlPlaneError as exc:
+                if exc.status == 410:  # deregistered: this agent has nothing more to do
+                    raise
                 log.error("poll refused: %s", exc)
                 await asyncio.sleep(backoff.next())
                 continue
             backoff.reset()
-            for spec in response.tasks:
-                self.accept(spec)
+            if time.time() - self._pruned_at > PRUNE_INTERVAL:
+                self._pruned_at = time.time()
+                await self.run_blocking(self.state.prune, self._pruned_at - FINISHED_TTL)
+            news = [self.accept(spec) for spec in response.tasks]
+            if news and not any(news):
+                # the control plane repeats what we know (a stop under way): no hot loop
+                await asyncio.sleep(NO_NEWS_PAUSE)
 
     def known(self) -> dict[str, str]:
-        return {arn: s.record.known for arn, s in self.supervisors.items()}
+        now = time.time()
+        for arn, at in list(self.finished.items()):
+            if now - at > FINISHED_TTL:
+                del self.finished[arn]
+        known = dict.fromkeys(self.finished, STOPPED)
+        known.update({arn: s.record.known for arn, s in self.supervisors.items()})
+        return known
 
-    def accept(self, spec: p.TaskSpec) -> None:
-        """A task from the control plane: a new one to run, or news for one we run."""
+    def accept(self, spec: p.TaskSpec) -> bool:
+        """A task from the control plane: a new one to run, or news for one we run.
+        False when it changes nothing (the agent knew it all)."""
         supervisor = self.supervisors.get(spec.task_arn)
         if supervisor is not None:
-            supervisor.update(spec)
-        elif spec.desired_status == STOPPED:
-            self._queue_report(p.TaskState(spec.task_arn, STOPPED))  # nothing of it here
+            return supervisor.update(spec)
+        if spec.task_arn in self.finished:
+            return False  # done with it already (and said so)
+        if spec.desired_status == STOPPED:
+            self._never_ran(spec)
         else:
             self._supervise(spec, TaskRecord.new(spec))
+        return True
 
     def _supervise(self, spec: p.TaskSpec, record: TaskRecord) -> None:
         supervisor = TaskSupervisor(spec, record, self.services)
@@ -285,13 +329,34 @@ class Agent:
         self._report_ready.clear()
 
     async def _forget(self, task_arn: str) -> None:
-        """A STOPPED task the control plane has heard of leaves the agent's table."""
+        """A STOPPED task the control plane has heard of leaves the supervisors; it stays
+        in ``known`` (as STOPPED) and in the table until ``FINISHED_TTL`` has passed."""
         supervisor = self.supervisors.get(task_arn)
         if supervisor is None or not supervisor.finished:
             return
         del self.supervisors[task_arn]
         self._tasks.pop(task_arn, None)
-        await self.run_blocking(self.state.forget, task_arn)
+        self.finished[task_arn] = time.time()
+
+    def _never_ran(self, spec: p.TaskSpec) -> None:
+        """A task stopped before it reached this agent: STOPPED, nothing started."""
+        record = TaskRecord.new(spec)
+        record = replace(
+            record,
+            known=STOPPED,
+            desired=STOPPED,
+            stopped_reason=spec.stop_reason,
+            containers=tuple(replace(c, last_status=STOPPED) for c in record.containers),
+        )
+        self.finished[spec.task_arn] = time.time()
+        self._queue_report(record.state())
+
+        async def keep() -> None:
+            await self.run_blocking(self.state.save, spec, record)
+
+        task = asyncio.create_task(keep())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # logs
 

@@ -124,6 +124,20 @@ class AgentState:
             for row in rows
         ]
 
+    def prune(self, before: float) -> int:
+        """Drop finished tasks last written before ``before`` (epoch seconds)."""
+        self._schema()
+        stopped = [
+            row["task_arn"]
+            for row in self.db.query(
+                "SELECT task_arn, record FROM agent_tasks WHERE updated < ?", (before,)
+            )
+            if json.loads(row["record"]).get("known") == "STOPPED"
+        ]
+        for arn in stopped:
+            self.forget(arn)
+        return len(stopped)
+
     def forget(self, task_arn: str) -> None:
         self._schema()
         self.db.execute("DELETE FROM agent_tasks WHERE task_arn = ?", (task_arn,))

@@ -81,14 +81,17 @@ class TaskSupervisor:
     def finished(self) -> bool:
         return self.record.known == STOPPED
 
-    def update(self, spec: TaskSpec) -> None:
-        """A new word from the control plane (today: only desired STOPPED matters)."""
+    def update(self, spec: TaskSpec) -> bool:
+        """A new word from the control plane (today: only desired STOPPED matters);
+        False when it says nothing new."""
         self.spec = replace(spec, containers=self.spec.containers, volumes=self.spec.volumes)
         if spec.desired_status == STOPPED and self.record.desired != STOPPED:
             self.record = replace(
                 self.record, desired=STOPPED, stopped_reason=spec.stop_reason or ""
             )
-        self._wake.set()
+            self._wake.set()
+            return True
+        return False
 
     async def run(self) -> None:
         """Work through the transition table until the task is STOPPED."""

@@ -5,18 +5,19 @@ platform: on the platform's event loop, its blocking engine calls on the platfor
 threads, talking the agent protocol over HTTP to ``cais up``'s own address (so the control
 plane treats it like any other machine).
 
-The join token comes from the control plane. Any component listed before this one that has
-``async def local_join_token(self, cluster: str) -> str`` (:class:`JoinTokenIssuer`) is
-asked for it once the platform listens; ``token=`` gives one directly (tests, a control
-plane elsewhere). With neither — no control plane in this ``cais up`` — the local agent
-does not run.
+The join token comes from the control plane: a component listed before this one with a
+``local_join_token`` member (:class:`JoinTokenIssuer`) — a string its ``start()`` filled in
+(the ECS component does so), or ``async def local_join_token(cluster) -> str`` — is read
+once the platform listens; ``token=`` gives one directly (tests, a control plane
+elsewhere). With neither — no control plane in this ``cais up`` — the local agent does not
+run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol, cast
 
 from aiohttp import web
 
@@ -28,18 +29,26 @@ log = logging.getLogger(__name__)
 DEFAULT_CLUSTER = "default"
 
 
-@runtime_checkable
 class JoinTokenIssuer(Protocol):
-    """What the control plane offers the local agent: a join token for ``cluster``."""
+    """What the control plane offers the local agent: ``local_join_token``, a string or
+    ``async (cluster) -> str``."""
 
-    async def local_join_token(self, cluster: str) -> str: ...
+    @property
+    def local_join_token(self) -> str | Callable[[str], Awaitable[str]]: ...
 
 
 def find_issuer(components: Iterable[object]) -> JoinTokenIssuer | None:
     for component in components:
-        if isinstance(component, JoinTokenIssuer):
-            return component
+        if hasattr(component, "local_join_token"):
+            return cast(JoinTokenIssuer, component)
     return None
+
+
+async def join_token(issuer: JoinTokenIssuer, cluster: str) -> str:
+    value = issuer.local_join_token
+    if callable(value):
+        return await value(cluster)
+    return value
 
 
 class LocalAgent:
@@ -85,7 +94,7 @@ class LocalAgent:
         token = self.token
         if token is None:
             assert self.issuer is not None
-            token = await self.issuer.local_join_token(self.options.cluster)
+            token = await join_token(self.issuer, self.options.cluster)
         agent, state = build_agent(
             self.platform.engine,
             options=replace(self.options, token=token),

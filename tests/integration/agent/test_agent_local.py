@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from agent_helpers import container, states_of
 from aiohttp import web
 
@@ -45,8 +46,20 @@ class ControlPlaneComponent:
         return self.fake.token
 
 
+class TokenAfterStart(ControlPlaneComponent):
+    """As cais's ECS component: the token is a string its start() fills in."""
+
+    def __init__(self, fake: FakeControlPlane) -> None:
+        super().__init__(fake)
+        self.local_join_token = ""  # type: ignore[assignment]
+
+    async def start(self) -> None:
+        self.local_join_token = self.fake.token  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("kind", [ControlPlaneComponent, TokenAfterStart])
 def test_the_local_agent_registers_with_default_and_runs_a_task(
-    engine: Engine, busybox: str
+    engine: Engine, busybox: str, kind: type[ControlPlaneComponent]
 ) -> None:
     fake = FakeControlPlane(token="local-secret")  # not started: cais up serves it
     executor = ThreadPoolExecutor(max_workers=8)
@@ -58,7 +71,7 @@ def test_the_local_agent_registers_with_default_and_runs_a_task(
         address=Address("127.0.0.1", sock.getsockname()[1]),
         executor=executor,
     )
-    ecs = ControlPlaneComponent(fake)
+    ecs = kind(fake)
     local = LocalAgent(platform, issuer=find_issuer([ecs]))
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -71,7 +84,8 @@ def test_the_local_agent_registers_with_default_and_runs_a_task(
         fake.wait_for(lambda: fake.registrations, what="the local agent's registration")
         registration = fake.registrations[0]
         assert registration.cluster == "default"
-        assert ecs.asked == ["default"]
+        assert registration.token == "local-secret"
+        assert ecs.asked == (["default"] if kind is ControlPlaneComponent else [])
         spec = fake.run_task(
             task_spec("local", [container("app", command=("sleep", "600"), stop_timeout=1)])
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,25 @@ def test_the_agent_registers_runs_reports_and_forgets_stopped_tasks(tmp_path: Pa
         await until(lambda: any(r.last_status == "RUNNING" for r in cp.reports))
         cp.expired = True  # the control plane restarted: 401 → register again
         await until(lambda: len(cp.registrations) == 2)
-        cp.tasks.append(p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"}))
+        stopped = p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"})
+        cp.tasks.append(stopped)
         await until(lambda: any(r.last_status == "STOPPED" for r in cp.reports))
         await until(lambda: not agent.supervisors)
+        # finished: known as STOPPED, so a control plane hears of it once; said again,
+        # the stop changes nothing
+        assert agent.known() == {spec.task_arn: "STOPPED"}
+        reports = len(cp.reports)
+        cp.tasks.append(stopped)
+        await until(lambda: not cp.tasks)
+        await asyncio.sleep(0.05)
+        assert len(cp.reports) == reports
+        # a task stopped before it ever got here is reported STOPPED, nothing started
+        never = task_spec("t", [p.ContainerSpec(name="x", image="busybox")])
+        cp.tasks.append(
+            p.TaskSpec(**{**never.__dict__, "desired_status": "STOPPED", "stop_reason": "r"})
+        )
+        await until(lambda: any(r.task_arn == never.task_arn for r in cp.reports))
+        assert agent.known()[never.task_arn] == "STOPPED"
         stop.set()
         await asyncio.wait_for(job, 5)
 
@@ -64,7 +81,14 @@ def test_the_agent_registers_runs_reports_and_forgets_stopped_tasks(tmp_path: Pa
     # after the re-registration the agent said again what it knows
     again = [r for r in cp.reports if r.last_status == "RUNNING"]
     assert len(again) >= 2
-    assert AgentState(tmp_path, Database(tmp_path / "cais.db")).load() == []
+    late = next(r for r in cp.reports if r.task_arn != spec.task_arn)
+    assert (late.last_status, late.stopped_reason) == ("STOPPED", "r")
+    assert [c.last_status for c in late.containers] == ["STOPPED"]
+    assert ("create", "x") not in engine.calls
+    state = AgentState(tmp_path, Database(tmp_path / "cais.db"))
+    assert {r.known for _, r in state.load()} == {"STOPPED"}  # kept for FINISHED_TTL
+    assert state.prune(before=time.time() + 1) == 2
+    assert state.load() == []
 
 
 def test_a_restarted_agent_adopts_the_tasks_of_its_table(tmp_path: Path) -> None:
