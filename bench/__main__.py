@@ -9,6 +9,7 @@ SUITES = [
     "images",
     "runtime",
     "network",
+    "build",
     "distribution",
     "registry",
     "ecr",

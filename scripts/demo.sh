@@ -60,6 +60,45 @@ run cais rm -f cais-demo-api cais-demo-front
 run cais network rm cais-demo-net
 run cais system monitor stop
 
+step "Build an image from a Dockerfile: a small web service (busybox httpd)"
+mkdir -p "$work/web/site"
+cat > "$work/web/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+ARG VERSION=dev
+LABEL org.example.service=hello-web
+WORKDIR /www
+COPY site/ ./
+RUN echo "hello-web $VERSION" > version.txt
+RUN <<EOF
+echo "ok" > health
+echo "web:x:1000:1000:web:/www:/bin/false" >> /etc/passwd
+echo "web:x:1000:" >> /etc/group
+EOF
+USER web
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=2s CMD wget -q -O- http://127.0.0.1:8080/health || exit 1
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+DOCKERFILE
+printf '<h1>Hello from an image cais built</h1>\n' > "$work/web/site/index.html"
+printf 'site/secret.txt\n' > "$work/web/.dockerignore"
+printf 'not in the image\n' > "$work/web/site/secret.txt"
+run cais build --progress plain --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
+
+step "Build again: every step comes from the cache, and the image ID is the same"
+run cais build --build-arg VERSION=1.0 -t cais-demo/web:1.0 "$work/web"
+run cais history cais-demo/web:1.0
+
+step "Run the service with its port published, and ask it for its pages"
+web_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run cais run -d --name cais-demo-built -p "$web_port:8080" cais-demo/web:1.0
+sleep 1
+for page in / /version.txt; do
+  printf '$ curl http://127.0.0.1:%s%s\n' "$web_port" "$page"
+  python3 -c "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end='')" "http://127.0.0.1:$web_port$page"
+done
+run cais exec cais-demo-built sh -c 'id; ls /www'
+run cais rm -f cais-demo-built
+
 step "Amazon ECR on your machine: 'cais up' serves the registry and the ECR API on one port"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cais up --port "$port" --lifecycle-interval 0 >"$work/up.out" 2>"$work/up.log" &
@@ -93,23 +132,26 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
 endpoint="http://127.0.0.1:$port"
 registry="localhost:$port"
-aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force >/dev/null 2>&1 || true
-run aws --endpoint-url "$endpoint" ecr create-repository --repository-name cais-demo/box --image-tag-mutability IMMUTABLE
+aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/web --force >/dev/null 2>&1 || true
+run aws --endpoint-url "$endpoint" ecr create-repository --repository-name cais-demo/web --image-tag-mutability IMMUTABLE
 
-step "Log in with the ECR token and push the demo image to $registry/cais-demo/box:v1"
+step "Log in with the ECR token, push the image we built, pull it back and run it"
 printf '$ aws ecr get-login-password | cais login -u AWS --password-stdin %s\n' "$registry"
 aws --endpoint-url "$endpoint" ecr get-login-password \
   | cais login -u AWS --password-stdin "$registry"
-run cais tag busybox "$registry/cais-demo/box:v1"
-run cais push "$registry/cais-demo/box:v1"
-run cais rmi "$registry/cais-demo/box:v1"
-run cais pull "$registry/cais-demo/box:v1"
-run cais run --rm "$registry/cais-demo/box:v1" echo "pulled back from the registry and run"
-run cais rmi "$registry/cais-demo/box:v1"
+run cais tag cais-demo/web:1.0 "$registry/cais-demo/web:1.0"
+run cais push "$registry/cais-demo/web:1.0"
+run cais rmi cais-demo/web:1.0 "$registry/cais-demo/web:1.0"
+run cais pull "$registry/cais-demo/web:1.0"
+run cais run --rm "$registry/cais-demo/web:1.0" cat /www/version.txt
+run cais rmi "$registry/cais-demo/web:1.0"
 run cais logout "$registry"
-run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/box
-run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/box --force --query repository.repositoryUri
+run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/web
+run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/web --force --query repository.repositoryUri
 printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
 stop_up
+
+run cais builder prune -f
+run cais system monitor stop
 
 step "Done"

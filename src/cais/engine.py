@@ -90,7 +90,12 @@ class Engine:
         from cais.runtime.lifecycle import ContainerService
 
         service = ContainerService(
-            self.settings, self.container_store, self.images, self.snapshotter, self.volumes
+            self.settings,
+            self.container_store,
+            lambda: self.images,
+            self.snapshotter,
+            self.volumes,
+            image_store=self.image_store,
         )
         # the network room plugs in here; it is imported only when a container uses it
         service.on_create = lambda c: self.networks.record(c)

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("cais.cli.distribution", "Upload an image to a registry"),
     "login": ("cais.cli.distribution", "Log in to a registry"),
     "logout": ("cais.cli.distribution", "Log out from a registry"),
+    "build": ("cais.cli.build", "Build an image from a Dockerfile"),
+    "builder": ("cais.cli.build", "Manage builds (prune the build cache)"),
     "run": ("cais.cli.run", "Create and run a new container from an image"),
     "create": ("cais.cli.run", "Create a new container"),
     "ps": ("cais.cli.container", "List containers"),

@@ -199,9 +199,10 @@ class NetworkService:
         self.store.detach(container_id)
 
     def attach(self, container: Container) -> str | None:
-        """At start: the namespace path to give crun (None: the host's network)."""
+        """At start: the namespace path to give crun. None means no namespace of ours: the
+        host's (``host``), or a fresh one crun makes with only loopback up (``none``)."""
         mode = container.config.network
-        if mode == "host":
+        if mode in ("host", "none"):
             return None
         if mode.startswith("container:"):
             return self._shared_namespace(mode.split(":", 1)[1])
@@ -236,9 +237,9 @@ class NetworkService:
             )
         if other.config.network == "host":
             raise ConflictError("cannot join a container that uses the host's network")
-        if other.config.network.startswith("container:"):
-            return self._shared_namespace(other.config.network.split(":", 1)[1])
-        return str(self.netns_path(other.id))
+        # the namespace of its first process: whatever made it (crun for ``none``, cais for
+        # a network), it lives as long as that container runs
+        return f"/proc/{other.state.pid}/ns/net"
 
     def _ports(self, container: Container) -> list[PortMapping]:
         wanted: list[PortMapping] = []

@@ -31,6 +31,13 @@ from cais.fsutil import atomic_write
 from cais.oci.config import chain_ids
 from cais.oci.digest import Digest
 from cais.runtime import conmon, mounts
+from cais.runtime.hostfiles import (
+    alive,
+    anonymous_volume_name,
+    copy_up,
+    host_resolv,
+    read_exit,
+)
 from cais.runtime.model import (
     CREATED,
     EXITED,
@@ -48,6 +55,7 @@ from cais.settings import Settings
 
 if TYPE_CHECKING:
     from cais.images.service import ImageService
+    from cais.images.store import ImageStore
     from cais.runtime.volumes import Volume, VolumeStore
     from cais.snapshots.overlay import OverlaySnapshotter
 
@@ -68,13 +76,16 @@ class ContainerService:
         self,
         settings: Settings,
         store: ContainerStore,
-        images: ImageService,
+        images: Callable[[], ImageService],
         snapshotter: OverlaySnapshotter,
         volumes: VolumeStore,
+        *,
+        image_store: ImageStore,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.images = images
+        self._images = images  # made on first use: running a container does not need it
+        self.image_store = image_store
         self.snapshotter = snapshotter
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
@@ -85,6 +96,10 @@ class ContainerService:
         self.on_network_attach: Callable[[Container], str | None] = lambda c: None
         self.on_network_detach: Callable[[Container], None] = lambda c: None
         self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
+
+    @property
+    def images(self) -> ImageService:
+        return self._images()
 
     # paths and locks
 
@@ -139,7 +154,7 @@ class ContainerService:
 
     def create(self, config: ContainerConfig, *, name: str | None = None) -> Container:
         """Record the container and prepare its read/write layer; nothing runs yet."""
-        image = self.images.store.get(Digest.parse(config.image_id))
+        image = self.image_store.get(Digest.parse(config.image_id))
         self.runtime(config.runtime)  # refuse an unknown runtime before anything is stored
         cid = self.store.new_id()
         container = new_container(cid, name or self.store.random_name(), config)
@@ -277,7 +292,7 @@ class ContainerService:
                     else self._anonymous_volume(container, request.target)
                 )
                 if "nocopy" not in request.options:
-                    _copy_up(rootfs, request.target, volume.mountpoint)
+                    copy_up(rootfs, request.target, volume.mountpoint)
                 out.append(
                     ResolvedMount(request.target, str(volume.mountpoint), "bind", request.readonly)
                 )
@@ -297,7 +312,7 @@ class ContainerService:
         for entry in cfg.extra_hosts:
             host, _, ip = entry.partition(":")
             hosts.append(f"{ip}\t{host}")
-        resolv = extra.get("resolv.conf") or _host_resolv(cfg.dns, cfg.dns_search)
+        resolv = extra.get("resolv.conf") or host_resolv(cfg.dns, cfg.dns_search)
         contents = {
             "/etc/hostname": f"{cfg.hostname}\n",
             "/etc/hosts": "\n".join(hosts) + "\n",
@@ -319,7 +334,7 @@ class ContainerService:
         paths = self.paths(container.id)
         if paths.exit_file.exists():
             return self.reconcile(container.id, blocking=False) or self.store.get(container.id)
-        if container.state.conmon_pid and not _alive(container.state.conmon_pid):
+        if container.state.conmon_pid and not alive(container.state.conmon_pid):
             return self.reconcile(container.id, blocking=False) or self.store.get(container.id)
         return container
 
@@ -334,8 +349,8 @@ class ContainerService:
         if container.state.status not in (RUNNING, PAUSED):
             return container
         paths = self.paths(container.id)
-        code, finished = _read_exit(paths)
-        if code is None and container.state.conmon_pid and _alive(container.state.conmon_pid):
+        code, finished = read_exit(paths)
+        if code is None and container.state.conmon_pid and alive(container.state.conmon_pid):
             return container  # still running
         oom = paths.oom_file.exists()
         self._teardown(container)
@@ -434,7 +449,7 @@ class ContainerService:
         while time.monotonic() < deadline:
             if paths.exit_file.exists():
                 return True
-            if container.state.conmon_pid and not _alive(container.state.conmon_pid):
+            if container.state.conmon_pid and not alive(container.state.conmon_pid):
                 return True
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
@@ -530,68 +545,3 @@ class ContainerService:
                 if vname == name:
                     out.append(container.id)
         return out
-
-
-def anonymous_volume_name(cid: str, target: str) -> str:
-    from hashlib import sha256
-
-    return sha256(f"{cid}:{target}".encode()).hexdigest()
-
-
-def _copy_up(rootfs: Path, target: str, volume: Path) -> None:
-    """Docker's copy-up: an empty new volume gets what the image has at its mount point."""
-    if any(volume.iterdir()):
-        return
-    source = rootfs / target.lstrip("/")
-    if source.is_symlink() or not source.is_dir():
-        return
-    shutil.copytree(source, volume, symlinks=True, dirs_exist_ok=True)
-    st = source.stat()
-    os.chown(volume, st.st_uid, st.st_gid)
-    os.chmod(volume, st.st_mode & 0o7777)
-
-
-def _read_exit(paths: conmon.Paths) -> tuple[int | None, float]:
-    try:
-        text = paths.exit_file.read_text().strip()
-        mtime = paths.exit_file.stat().st_mtime
-    except OSError:
-        try:
-            text = (paths.userdata / "exit").read_text().strip()
-            mtime = (paths.userdata / "exit").stat().st_mtime
-        except OSError:
-            return None, 0.0
-    try:
-        return int(text), mtime
-    except ValueError:
-        return None, mtime
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _host_resolv(dns: tuple[str, ...], search: tuple[str, ...]) -> str:
-    if dns or search:
-        lines = [f"nameserver {d}" for d in dns]
-        if search:
-            lines.append("search " + " ".join(search))
-        return "\n".join(lines) + "\n"
-    try:
-        text = Path("/etc/resolv.conf").read_text()
-    except OSError:
-        text = ""
-    kept = [
-        line
-        for line in text.splitlines()
-        if not (line.startswith("nameserver") and (" 127." in line or " ::1" in line))
-    ]
-    if not any(line.startswith("nameserver") for line in kept):
-        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-    return "\n".join(kept) + "\n"

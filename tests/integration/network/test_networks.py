@@ -379,26 +379,26 @@ def test_overlapping_subnets_are_refused(ccli: Cli) -> None:
     ccli("network", "rm", "first")
 
 
-def _net_state(root: Path) -> dict[str, object]:
-    rules = sh("iptables-save").stdout
-    rules = "\n".join(
-        line for line in rules.splitlines() if not line.startswith("#") and not line.startswith(":")
-    )
-    chains = {
-        line.split()[0]
+def _net_state(engine: Engine, ids: list[str]) -> dict[str, object]:
+    """What this test's containers may leave on the host: firewall rules that name them, their
+    network's subnet or bridge (other tests may run beside this one), veths on the bridge,
+    namespaces under the run root."""
+    network = engine.networks.default()
+    prefix = network.subnet.rsplit(".", 1)[0] + "."
+    marks = [network.bridge, prefix, *ids]
+    rules = sorted(
+        line
         for line in sh("iptables-save").stdout.splitlines()
-        if line.startswith(":CNI-")
-        and "HOSTPORT" not in line
-        and "FORWARD" not in line
-        and "ADMIN" not in line
-    }
-    links = sorted(
+        if not line.startswith("#") and any(m in line for m in marks)
+    )
+    veths = sorted(
         line.split(":")[1].strip().split("@")[0]
         for line in sh("ip", "-o", "link").stdout.splitlines()
-        if "veth" in line
+        if f"master {network.bridge}" in line
     )
+    root = engine.settings.runroot
     netns = sorted(os.listdir(root / "netns")) if (root / "netns").exists() else []
-    return {"rules": rules, "chains": chains, "veths": links, "netns": netns}
+    return {"rules": rules, "veths": veths, "netns": netns}
 
 
 def test_a_hundred_cycles_with_published_ports_leak_nothing(engine: Engine, busybox: str) -> None:
@@ -413,14 +413,25 @@ def test_a_hundred_cycles_with_published_ports_leak_nothing(engine: Engine, busy
         )
     )
     run_attached(service, warm, stdin=False, sig_proxy=False)
-    before = _net_state(engine.settings.runroot)
+    live = service.create(
+        configure(image, "busybox", RunOptions(command=("sleep", "60"), publish=("18098:80",)))
+    )
+    ids = [warm.id, live.id]
+    before = _net_state(engine, ids)
+    service.start(live.id)
+    during = _net_state(engine, ids)  # the probe sees a live container's rules and veth
+    assert len(during["rules"]) > len(before["rules"])  # type: ignore[arg-type]
+    assert len(during["veths"]) == len(before["veths"]) + 1  # type: ignore[arg-type]
+    service.remove(live.id, force=True)
+    assert _net_state(engine, ids) == before
     for i in range(100):
         opts = RunOptions(
             command=("true",), publish=(f"{18100 + i % 7}:80", "9000/udp"), auto_remove=True
         )
         container = service.create(configure(image, "busybox", opts))
+        ids.append(container.id)
         run_attached(service, container, stdin=False, sig_proxy=False)
-    after = _net_state(engine.settings.runroot)
+    after = _net_state(engine, ids)
     assert after == before
     leases = engine.networks.ipam_dir / "bridge"
     assert [p.name for p in leases.iterdir() if p.name[0].isdigit()] == []
