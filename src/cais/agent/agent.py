@@ -107,6 +107,7 @@ class Agent:
         self._pruned_at = time.time()
         self._reports: list[p.TaskState] = []
         self._report_ready = asyncio.Event()
+        self._known_changed = asyncio.Event()  # a task's state changed since the last poll
         self._session = ""
         self._session_lock = asyncio.Lock()
         self.identity: Identity | None = None
@@ -225,6 +226,7 @@ class Agent:
             wait = self.options.poll_wait
             if self.registration is not None and self.registration.heartbeat_seconds > 0:
                 wait = min(wait, self.registration.heartbeat_seconds)
+            self._known_changed.clear()
             try:
                 response = await self.control_plane.poll(
                     session, p.PollRequest(known=self.known(), wait_seconds=wait)
@@ -249,8 +251,10 @@ class Agent:
                 await self.run_blocking(self.state.prune, self._pruned_at - FINISHED_TTL)
             news = [self.accept(spec) for spec in response.tasks]
             if news and not any(news):
-                # the control plane repeats what we know (a stop under way): no hot loop
-                await asyncio.sleep(NO_NEWS_PAUSE)
+                # the control plane repeats what we know (a stop under way): poll again
+                # once what we know changed, not in a hot loop
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._known_changed.wait(), NO_NEWS_PAUSE)
 
     def known(self) -> dict[str, str]:
         now = time.time()
@@ -297,6 +301,7 @@ class Agent:
     def _queue_report(self, state: p.TaskState) -> None:
         self._reports.append(state)
         self._report_ready.set()
+        self._known_changed.set()
 
     async def _report_loop(self) -> None:
         backoff = Backoff()

@@ -181,3 +181,33 @@ def test_machine_attributes_and_ports(tmp_path: Path) -> None:
     )
     (tmp_path / "udp").write_text(header + "   0: 00000000:0035 00000000:0000 07 0 0\n")
     assert listening_ports(tmp_path) == ((22,), (53,))
+
+
+def test_a_control_plane_that_repeats_itself_does_not_make_a_hot_poll_loop(
+    tmp_path: Path,
+) -> None:
+    spec = task_spec("t", [p.ContainerSpec(name="web", image="busybox")])
+
+    class Repeating(MemoryControlPlane):
+        polls = 0
+
+        async def poll(self, session: str, request: p.PollRequest) -> p.PollResponse:
+            self._check(session)
+            self.polls += 1
+            await asyncio.sleep(0)
+            return p.PollResponse((spec,))  # the same task, every time, at once
+
+    cp = Repeating()
+    agent = _agent(tmp_path, cp, FakeEngine())
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        job = asyncio.create_task(agent.run(stop))
+        await until(lambda: agent.known().get(spec.task_arn) == "RUNNING")
+        before = cp.polls
+        await asyncio.sleep(0.6)
+        stop.set()
+        await asyncio.wait_for(job, 5)
+        return cp.polls - before
+
+    assert asyncio.run(scenario()) <= 3
