@@ -16,6 +16,7 @@ SUITES = [
     "scheduler",
     "aws_logs",
     "ecs",
+    "agent",
 ]
 
 

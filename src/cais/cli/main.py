@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("cais.cli.up", "Run the platform: registry and AWS-compatible APIs on one port"),
     "ecr": ("cais.cli.ecr", "Maintain ECR repositories (run lifecycle policies now)"),
     "ecs": ("cais.cli.ecs", "ECS join tokens for agents, and registry secrets for tasks"),
+    "agent": ("cais.cli.agent", "Join a cluster as a container instance (ECS agent)"),
 }
 
 _GLOBAL_WITH_VALUE = {"--root", "--runroot", "--runtime", "--log-level"}

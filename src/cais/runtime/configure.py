@@ -55,6 +55,7 @@ class RunOptions:
     network_aliases: tuple[str, ...] = ()
     ip: str = ""
     log_size_max: int = 0
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name as "nofile", soft, hard)
 
 
 def configure(image: Image, image_name: str, opts: RunOptions) -> ContainerConfig:
@@ -117,6 +118,7 @@ def configure(image: Image, image_name: str, opts: RunOptions) -> ContainerConfi
         extra_hosts=opts.extra_hosts,
         runtime=opts.runtime,
         log_size_max=opts.log_size_max,
+        ulimits=opts.ulimits,
         exposed_ports=img.exposed_ports,
         publish=opts.publish,
         publish_all=opts.publish_all,

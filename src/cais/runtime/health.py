@@ -51,7 +51,7 @@ def exec_process(
         "env": list(merge_env(cfg.env, list(env))),
         "cwd": cwd or cfg.working_dir or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "rlimits": [{"type": t, "soft": s, "hard": h} for t, s, h in rlimits()],
+        "rlimits": [{"type": t, "soft": s, "hard": h} for t, s, h in rlimits(cfg.ulimits)],
         "noNewPrivileges": cfg.no_new_privileges,
     }
     return process

@@ -101,6 +101,7 @@ class ContainerConfig:
     network_aliases: tuple[str, ...] = ()
     ip: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name as "nofile", soft, hard)
 
 
 @dataclass(frozen=True)

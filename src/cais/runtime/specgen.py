@@ -115,11 +115,32 @@ def capabilities(container: Container) -> tuple[str, ...]:
     return tuple(caps)
 
 
-def rlimits() -> tuple[tuple[str, int, int], ...]:
-    """nofile as high as allowed: never above our own hard limit (no CAP_SYS_RESOURCE here)."""
+def rlimits(
+    ulimits: Sequence[tuple[str, int, int]] = (),
+) -> tuple[tuple[str, int, int], ...]:
+    """nofile as high as allowed (never above our own hard limit), then what ``--ulimit``
+    asked for (``nofile``, ``nproc``, … with soft and hard values; a name given twice: the
+    last one wins)."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = DEFAULT_NOFILE if hard == resource.RLIM_INFINITY else min(DEFAULT_NOFILE, hard)
-    return (("RLIMIT_NOFILE", limit, limit),)
+    out = {"RLIMIT_NOFILE": (limit, limit)}
+    for name, soft, hard_limit in ulimits:
+        out[rlimit_name(name)] = (soft, hard_limit)
+    return tuple((name, soft, hard_limit) for name, (soft, hard_limit) in out.items())
+
+
+RLIMIT_NAMES = (
+    "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
+    "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+)  # fmt: skip
+
+
+def rlimit_name(name: str) -> str:
+    """``nofile`` (Docker's and ECS's spelling) → ``RLIMIT_NOFILE`` (the OCI spec's)."""
+    short = name.lower().removeprefix("rlimit_")
+    if short not in RLIMIT_NAMES:
+        raise CaisError(f"invalid ulimit type: {name}")
+    return f"RLIMIT_{short.upper()}"
 
 
 def init_binary() -> str:
@@ -184,7 +205,7 @@ def build(
         terminal=cfg.tty,
         capabilities=caps,
         no_new_privileges=cfg.no_new_privileges,
-        rlimits=rlimits(),
+        rlimits=rlimits(cfg.ulimits),
     )
     spec = rs.Spec(
         process=process,

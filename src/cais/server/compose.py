@@ -25,6 +25,7 @@ from cais.aws.edge import edge_dispatcher
 from cais.ecs.service import DEFAULT_HEARTBEAT
 from cais.engine import Engine
 from cais.errors import CaisError, ConflictError
+from cais.server.agent import LocalAgent, find_issuer
 from cais.server.app import Server, bind
 from cais.server.component import Address, Component, Platform
 from cais.server.ecr import DEFAULT_LIFECYCLE_INTERVAL, EcrComponent
@@ -54,11 +55,14 @@ ComponentFactory = Callable[[Platform, UpOptions], Sequence[Component]]
 def default_components(platform: Platform, options: UpOptions) -> list[Component]:
     ecr = EcrComponent(platform, lifecycle_interval=options.lifecycle_interval)
     logs = LogsComponent(platform, retention_interval=options.retention_interval)
-    return [
+    components: list[Component] = [
         ecr,
         logs,
         EcsComponent(platform, ecr=ecr.ecr, logs=logs.store, heartbeat=options.agent_heartbeat),
     ]
+    # last: the local agent asks the control plane (a component above) for its join token
+    components.append(LocalAgent(platform, issuer=find_issuer(components)))
+    return components
 
 
 class RootLock:
