@@ -17,6 +17,7 @@ SUITES = [
     "aws_logs",
     "ecs",
     "agent",
+    "ecs_runtask",
 ]
 
 

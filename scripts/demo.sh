@@ -147,6 +147,32 @@ run cais run --rm "$registry/cais-demo/web:1.0" cat /www/version.txt
 run cais rmi "$registry/cais-demo/web:1.0"
 run cais logout "$registry"
 run aws --endpoint-url "$endpoint" ecr describe-images --repository-name cais-demo/web
+
+step "Amazon ECS: a task definition, a task on this machine (cais up's own agent), its logs"
+run aws --endpoint-url "$endpoint" ecs list-container-instances
+cat >"$work/taskdef.json" <<TASKDEF
+{"family": "cais-demo-web", "networkMode": "bridge", "containerDefinitions": [
+  {"name": "web", "image": "$registry/cais-demo/web:1.0", "memory": 64, "stopTimeout": 2,
+   "portMappings": [{"containerPort": 8080, "hostPort": 0}],
+   "healthCheck": {"command": ["CMD-SHELL", "wget -qO- http://127.0.0.1:8080/health || exit 1"],
+                   "interval": 5, "timeout": 2, "retries": 3}},
+  {"name": "probe", "image": "busybox", "memory": 16, "stopTimeout": 2, "essential": false,
+   "links": ["web"], "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}],
+   "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do echo \"web says: \$(wget -qO- http://web:8080/version.txt)\"; sleep 1; done"],
+   "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/cais-demo",
+     "awslogs-stream-prefix": "demo", "awslogs-create-group": "true", "awslogs-region": "us-east-1"}}}
+]}
+TASKDEF
+run aws --endpoint-url "$endpoint" ecs register-task-definition --cli-input-json "file://$work/taskdef.json" --query taskDefinition.taskDefinitionArn
+task=$(aws --endpoint-url "$endpoint" ecs run-task --task-definition cais-demo-web --query 'tasks[0].taskArn' --output text)
+printf '$ aws ecs run-task --task-definition cais-demo-web\n%s\n' "$task"
+run aws --endpoint-url "$endpoint" ecs wait tasks-running --tasks "$task"
+run aws --endpoint-url "$endpoint" ecs describe-tasks --tasks "$task" --query 'tasks[0].{lastStatus: lastStatus, health: healthStatus, containers: containers[].[name, lastStatus, healthStatus, networkBindings[0].hostPort]}'
+sleep 3
+run aws --endpoint-url "$endpoint" logs get-log-events --log-group-name /ecs/cais-demo --log-stream-name "demo/probe/${task##*/}" --limit 3 --query 'events[].message'
+run aws --endpoint-url "$endpoint" ecs stop-task --task "$task" --reason "the demo is over" --query task.desiredStatus
+run aws --endpoint-url "$endpoint" ecs wait tasks-stopped --tasks "$task"
+run aws --endpoint-url "$endpoint" ecs describe-tasks --tasks "$task" --query 'tasks[0].{lastStatus: lastStatus, stopCode: stopCode, reason: stoppedReason}'
 run aws --endpoint-url "$endpoint" ecr delete-repository --repository-name cais-demo/web --force --query repository.repositoryUri
 printf '$ kill -TERM %s   # stop cais up\n' "$up_pid"
 stop_up

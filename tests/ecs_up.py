@@ -4,8 +4,11 @@ pointed at it. Every process a test starts is stopped by its PID."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -43,11 +46,7 @@ class EcsUp:
 
     @property
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "CAIS_ROOT": str(self.base / "cais"),
-            "CAIS_RUNROOT": str(self.base / "run"),
-        }
+        return _env(self.base)
 
     def cais(self, *args: str) -> str:
         """Run ``cais ARGS`` on this root; its stdout (it must succeed)."""
@@ -110,8 +109,19 @@ class EcsUp:
         return sorted((r for r in found if r[0] != "ecs_instances"), key=repr)
 
 
+def _env(base: Path) -> dict[str, str]:
+    """The roots of this ``cais up``, and a cgroup parent of its own for its local agent's
+    containers (so that other tests' leak checks never see them)."""
+    return {
+        **os.environ,
+        "CAIS_ROOT": str(base / "cais"),
+        "CAIS_RUNROOT": str(base / "run"),
+        "CAIS_CGROUP_PARENT": "cais-test-" + hashlib.sha256(str(base).encode()).hexdigest()[:8],
+    }
+
+
 def _spawn(base: Path, port: int, args: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], int]:
-    env = {**os.environ, "CAIS_ROOT": str(base / "cais"), "CAIS_RUNROOT": str(base / "run")}
+    env = _env(base)
     log = base / f"up-{time.monotonic_ns()}.log"
     with open(log, "wb") as err:
         process = subprocess.Popen(
@@ -133,11 +143,12 @@ def _spawn(base: Path, port: int, args: tuple[str, ...]) -> tuple[subprocess.Pop
         )
     assert process.stdout is not None
     line = process.stdout.readline().decode()
-    if not line.startswith("cais up: serving on http://127.0.0.1:"):
+    found = re.match(r"cais up: serving on http://[^:]+:(\d+)", line)
+    if found is None:
         process.kill()
         process.wait()
         raise AssertionError(f"cais up did not start: {line!r} {log.read_text()}")
-    return process, int(line.split("http://127.0.0.1:", 1)[1].split()[0])
+    return process, int(found.group(1))
 
 
 @contextmanager
@@ -151,6 +162,10 @@ def ecs_up(base: Path, *args: str) -> Iterator[EcsUp]:
         for agent in up.agents:
             agent.stop()
         assert up.stop() == 0
+        parent = _env(base)["CAIS_CGROUP_PARENT"]
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():
+            with contextlib.suppress(OSError):
+                (hierarchy / parent).rmdir()
 
 
 def aws_env(tmp: Path) -> dict[str, str]:
