@@ -1,5 +1,6 @@
-"""Issue 3: ``cais run --rm busybox true`` vs podman vs raw crun; ``run -d`` + ``rm -f``
-cycles; memory kept per idle container — side by side in one run, medians of many runs."""
+"""Issue 3: ``cais run --rm --network none busybox true`` vs podman (``--network none``
+too) vs raw crun; ``run -d`` + ``rm -f`` cycles; memory kept per idle container — side by
+side in one run, medians of many runs. (Networks have their own benchmark: bench/network.)"""
 
 from __future__ import annotations
 
@@ -90,10 +91,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             )
 
         # warm up every path once (monitor started, page cache filled)
-        run([CAIS, "run", "--rm", "busybox", "true"], env=env)
+        run([CAIS, "run", "--rm", "--network", "none", "busybox", "true"], env=env)
         run([*pm, "run", "--rm", "--network", "none", "busybox", "true"], env=penv)
         crun_once()
-        cais_run = timed(lambda: run([CAIS, "run", "--rm", "busybox", "true"], env=env), runs=RUNS)
+        cais_run = timed(
+            lambda: run([CAIS, "run", "--rm", "--network", "none", "busybox", "true"], env=env),
+            runs=RUNS,
+        )
         podman_run = timed(
             lambda: run([*pm, "run", "--rm", "--network", "none", "busybox", "true"], env=penv),
             runs=RUNS,
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
         def cais_cycle() -> None:
             cid = subprocess.run(
-                [CAIS, "run", "-d", "busybox", "sleep", "100"],
+                [CAIS, "run", "-d", "--network", "none", "busybox", "sleep", "100"],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
         # memory kept per idle container: every process besides the container's own
         for _ in range(IDLE):
-            run([CAIS, "run", "-d", "busybox", "sleep", "1000"], env=env)
+            run([CAIS, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=env)
             run([*pm, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=penv)
         time.sleep(1.0)
         cais_rss = sum(_rss_kib(p) for p in _conmon_pids(str(work / "run"))) / IDLE

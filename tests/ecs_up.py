@@ -152,7 +152,10 @@ def _spawn(base: Path, port: int, args: tuple[str, ...]) -> tuple[subprocess.Pop
 
 
 @contextmanager
-def ecs_up(base: Path, *args: str) -> Iterator[EcsUp]:
+def ecs_up(base: Path, *args: str, local_agent: bool = False) -> Iterator[EcsUp]:
+    """``cais up`` for a test; without its own local agent unless asked (tests of the control
+    plane bring fake agents, which a real one would compete with for placements)."""
+    args = args if local_agent else (*args, "--no-local-agent")
     base.mkdir(parents=True, exist_ok=True)
     process, port = _spawn(base, 0, args)
     up = EcsUp(base, process, port, args)

@@ -82,7 +82,7 @@ def wait_for(check: Any, timeout: float = 60.0) -> Any:
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[EcsUp]:
-    with ecs_up(tmp_path / "up") as running:
+    with ecs_up(tmp_path / "up", local_agent=True) as running:
         running.cais("image", "bootstrap", "busybox")
         try:
             yield running

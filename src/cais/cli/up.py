@@ -108,6 +108,11 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
         metavar="DURATION",
         help="how often ECS agents must poll (20s); 3 missed: agentConnected=false",
     )
+    p.add_argument(
+        "--no-local-agent",
+        action="store_true",
+        help="do not run this machine as a container instance (a control plane only)",
+    )
     p.add_argument("--quiet", action="store_true", help="no line per request")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
@@ -126,6 +131,7 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
         retention_interval=args.retention_interval,
         access_log=not args.quiet,
         agent_heartbeat=args.agent_heartbeat,
+        local_agent=not args.no_local_agent,
     )
 
     def ready(url: str) -> None:

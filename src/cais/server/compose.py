@@ -47,6 +47,7 @@ class UpOptions:
     retention_interval: float = DEFAULT_RETENTION_INTERVAL
     access_log: bool = True
     agent_heartbeat: float = DEFAULT_HEARTBEAT  # how often agents poll (ECS control plane)
+    local_agent: bool = True  # this machine as a container instance of the default cluster
 
 
 ComponentFactory = Callable[[Platform, UpOptions], Sequence[Component]]
@@ -61,7 +62,8 @@ def default_components(platform: Platform, options: UpOptions) -> list[Component
         EcsComponent(platform, ecr=ecr.ecr, logs=logs.store, heartbeat=options.agent_heartbeat),
     ]
     # last: the local agent asks the control plane (a component above) for its join token
-    components.append(LocalAgent(platform, issuer=find_issuer(components)))
+    if options.local_agent:
+        components.append(LocalAgent(platform, issuer=find_issuer(components)))
     return components
 
 
