@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from cais.images.store import ImageStore
     from cais.network.service import NetworkService
     from cais.runtime.lifecycle import ContainerService
+    from cais.runtime.model import Container
     from cais.runtime.store import ContainerStore
     from cais.runtime.volumes import VolumeStore
     from cais.snapshots.overlay import OverlaySnapshotter
@@ -97,13 +98,18 @@ class Engine:
             self.volumes,
             image_store=self.image_store,
         )
+
         # the network room plugs in here; it is imported only when a container uses it
-        service.on_create = lambda c: self.networks.record(c)
-        service.on_remove = lambda c: self.networks.forget(c.id)
-        service.on_network_attach = lambda c: self.networks.attach(c)
-        service.on_network_ready = lambda c: self.networks.ready(c)
-        service.on_network_detach = lambda c: self.networks.detach(c)
-        service.on_files = lambda c: {"hosts": self.networks.hosts_lines(c)}
+        # containers of the host's network or of none (crun's own namespace) never touch it
+        def networked(c: Container) -> bool:
+            return c.config.network not in ("host", "none")
+
+        service.on_create = lambda c: self.networks.record(c) if networked(c) else None
+        service.on_remove = lambda c: self.networks.forget(c.id) if networked(c) else None
+        service.on_network_attach = lambda c: self.networks.attach(c) if networked(c) else None
+        service.on_network_ready = lambda c: self.networks.ready(c) if networked(c) else None
+        service.on_network_detach = lambda c: self.networks.detach(c) if networked(c) else None
+        service.on_files = lambda c: {"hosts": self.networks.hosts_lines(c)} if networked(c) else {}
         return service
 
     @cached_property
