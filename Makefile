@@ -26,8 +26,8 @@ demo: system-demo $(STAMP)
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check --no-cache src tests bench
+	$(VENV)/bin/ruff format --no-cache --check src tests bench
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from ecs_up import FAST, EcsUp, ecs_up
 
 from cais.agent import protocol
 from ecs_fake_agent import FakeAgent
+from ecs_up import FAST, EcsUp, ecs_up
 
 PAIR = {
     "family": "pair",

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ecs_up import EcsUp, ecs_up
 
 from ecs_fake_agent import FakeAgent
+from ecs_up import EcsUp, ecs_up
 
 SMALL = {
     "family": "small",
