@@ -108,6 +108,7 @@ class Engine:
         service.on_remove = lambda c: self.networks.forget(c.id) if networked(c) else None
         service.on_network_attach = lambda c: self.networks.attach(c) if networked(c) else None
         service.on_network_ready = lambda c: self.networks.ready(c) if networked(c) else None
+        service.on_held_ports = lambda c: self.networks.held_ports(c) if networked(c) else ()
         service.on_network_detach = lambda c: self.networks.detach(c) if networked(c) else None
         service.on_files = lambda c: {"hosts": self.networks.hosts_lines(c)} if networked(c) else {}
         return service

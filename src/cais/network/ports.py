@@ -66,34 +66,48 @@ def exposed_to_mappings(exposed: tuple[str, ...]) -> list[PortMapping]:
     return out
 
 
-def port_free(port: int, protocol: str, host_ip: str = "") -> bool:
-    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
-    with socket.socket(family, kind) as sock:
+def reserve(mapping: PortMapping) -> socket.socket:
+    """Bind the host port and keep it: the socket goes to conmon, which holds it as long as
+    the container runs, so no other program can take the port (podman does the same)."""
+    kind = socket.SOCK_DGRAM if mapping.protocol == "udp" else socket.SOCK_STREAM
+    family = socket.AF_INET6 if ":" in mapping.host_ip else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host_ip or "0.0.0.0", port))
-        except OSError:
-            return False
-    return True
+        sock.bind(
+            (
+                mapping.host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0"),
+                mapping.host_port,
+            )
+        )
+        if kind == socket.SOCK_STREAM:
+            sock.listen(1)  # a listener: a second SO_REUSEADDR bind is refused too
+    except OSError:
+        close_quietly(sock)
+        address = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
+        raise ConflictError(
+            f"failed to bind port {address}/{mapping.protocol}: address already in use"
+        ) from None
+    return sock
 
 
-def free_port(protocol: str, taken: set[tuple[int, str]]) -> int:
-    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+def reserve_free(
+    container_port: int, protocol: str, host_ip: str, taken: set[tuple[int, str]]
+) -> tuple[PortMapping, socket.socket]:
+    """A free host port chosen by the kernel, already reserved."""
     for _ in range(64):
-        with socket.socket(socket.AF_INET, kind) as sock:
-            sock.bind(("0.0.0.0", 0))
-            port = int(sock.getsockname()[1])
+        sock = reserve(PortMapping(container_port, 0, protocol, host_ip))
+        port = int(sock.getsockname()[1])
         if (port, protocol) not in taken:
-            return port
+            return PortMapping(container_port, port, protocol, host_ip), sock
+        close_quietly(sock)
     raise ConflictError("no free host port found")
 
 
-def check_host_port(mapping: PortMapping, taken: set[tuple[int, str]]) -> None:
-    if (mapping.host_port, mapping.protocol) in taken or not port_free(
-        mapping.host_port, mapping.protocol, mapping.host_ip
-    ):
+def check_taken(mapping: PortMapping, taken: set[tuple[int, str]]) -> None:
+    """A port another container of this root publishes (it may be between restarts)."""
+    if (mapping.host_port, mapping.protocol) in taken:
         address = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
         raise ConflictError(
             f"failed to bind port {address}/{mapping.protocol}: address already in use"

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import ipaddress
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -17,7 +18,14 @@ from typing import Any, Protocol
 from cais.errors import CaisError, ConflictError, InvalidArgumentError
 from cais.network import cni, firewall, netns, subnets
 from cais.network.model import DEFAULT_NETWORK, Endpoint, Network, PortMapping
-from cais.network.ports import check_host_port, exposed_to_mappings, free_port, parse_publish
+from cais.network.ports import (
+    check_taken,
+    close_quietly,
+    exposed_to_mappings,
+    parse_publish,
+    reserve,
+    reserve_free,
+)
 from cais.network.store import NetworkNotFoundError, NetworkStore
 from cais.runtime.model import Container
 from cais.settings import DEFAULT_ROOT, Settings
@@ -41,6 +49,8 @@ class NetworkService:
         self.store = store
         self.containers = containers
         self._pending: dict[str, _Background] = {}
+        # host ports bound at attach, until conmon (which keeps them) has its copies
+        self._held: dict[str, list[socket.socket]] = {}
 
     # paths
 
@@ -217,10 +227,14 @@ class NetworkService:
             return None
         if mode.startswith("container:"):
             return self._shared_namespace(mode.split(":", 1)[1])
+        attachments = self.store.attachments(container.id)
+        mappings: list[PortMapping] = []
+        if attachments:
+            mappings, self._held[container.id] = self._reserve_ports(container)
         path = netns.create(self.netns_path(container.id))
 
         def join_all() -> None:
-            for index, (name, aliases, ip) in enumerate(self.store.attachments(container.id)):
+            for index, (name, aliases, ip) in enumerate(attachments):
                 self._join(
                     container,
                     self.resolve(name),
@@ -228,14 +242,23 @@ class NetworkService:
                     f"eth{index}",
                     aliases=aliases,
                     ip=ip,
-                    ports=index == 0,
+                    mappings=mappings if index == 0 else [],
                 )
 
         self._pending[container.id] = _Background(join_all)
         return str(path)
 
+    def held_ports(self, container: Container) -> tuple[int, ...]:
+        """File descriptors of the host ports :meth:`attach` reserved, for conmon to keep."""
+        return tuple(sock.fileno() for sock in self._held.get(container.id, ()))
+
+    def _release_held(self, container_id: str) -> None:
+        for sock in self._held.pop(container_id, ()):
+            close_quietly(sock)
+
     def ready(self, container: Container) -> None:
         """Wait for :meth:`attach`'s CNI ADDs; on failure, give everything back and raise."""
+        self._release_held(container.id)  # conmon holds the ports from here on
         pending = self._pending.pop(container.id, None)
         if pending is None:
             return
@@ -261,7 +284,8 @@ class NetworkService:
         # a network), it lives as long as that container runs
         return f"/proc/{other.state.pid}/ns/net"
 
-    def _ports(self, container: Container) -> list[PortMapping]:
+    def _reserve_ports(self, container: Container) -> tuple[list[PortMapping], list[socket.socket]]:
+        """The host ports of ``-p``/``-P``, each bound now so that it stays ours."""
         wanted: list[PortMapping] = []
         for spec in container.config.publish:
             wanted.extend(parse_publish(spec))
@@ -273,21 +297,26 @@ class NetworkService:
                 if (m.container_port, m.protocol) not in published
             )
         taken = {(p.host_port, p.protocol) for ep in self.store.endpoints() for p in ep.ports}
-        out = []
-        for asked in wanted:
-            if asked.host_port == 0:
-                mapping = PortMapping(
-                    asked.container_port,
-                    free_port(asked.protocol, taken),
-                    asked.protocol,
-                    asked.host_ip,
-                )
-            else:
-                mapping = asked
-                check_host_port(mapping, taken)
-            taken.add((mapping.host_port, mapping.protocol))
-            out.append(mapping)
-        return out
+        out: list[PortMapping] = []
+        held: list[socket.socket] = []
+        try:
+            for asked in wanted:
+                if asked.host_port == 0:
+                    mapping, sock = reserve_free(
+                        asked.container_port, asked.protocol, asked.host_ip, taken
+                    )
+                else:
+                    mapping = asked
+                    check_taken(mapping, taken)
+                    sock = reserve(mapping)
+                held.append(sock)
+                taken.add((mapping.host_port, mapping.protocol))
+                out.append(mapping)
+        except BaseException:
+            for sock in held:
+                close_quietly(sock)
+            raise
+        return out, held
 
     def _join(
         self,
@@ -298,9 +327,8 @@ class NetworkService:
         *,
         aliases: tuple[str, ...],
         ip: str,
-        ports: bool,
+        mappings: list[PortMapping],
     ) -> Endpoint:
-        mappings = self._ports(container) if ports else []
         args = {"IP": ip} if ip else {}
         request = cni.CniRequest(
             container.id, str(path), ifname, args, {"portMappings": [m.to_cni() for m in mappings]}
@@ -331,6 +359,7 @@ class NetworkService:
 
     def detach(self, container: Container) -> None:
         """At stop: CNI DEL for every endpoint (with its ADD result), drop the namespace."""
+        self._release_held(container.id)
         pending = self._pending.pop(container.id, None)
         if pending is not None:
             pending.wait()  # an ADD still running must finish before its DEL
@@ -387,7 +416,7 @@ class NetworkService:
                     f"eth{len(current)}",
                     aliases=aliases,
                     ip=ip,
-                    ports=False,
+                    mappings=[],
                 )
             except BaseException:
                 self.store.detach(container.id, network.name)

@@ -71,8 +71,12 @@ def launch(
     terminal: bool = False,
     stdin: bool = False,
     log_size_max: int = DEFAULT_LOG_SIZE_MAX,
+    keep_fds: tuple[int, ...] = (),
 ) -> int:
-    """Start conmon, which creates the container; returns the container's PID."""
+    """Start conmon, which creates the container; returns the container's PID.
+
+    ``keep_fds`` are handed to conmon, which keeps them open for as long as it watches the
+    container (published host ports); the container itself does not get them."""
     conmon = shutil.which("conmon")
     if conmon is None:
         raise CaisError("conmon is not installed (Debian package conmon)")
@@ -121,7 +125,7 @@ def launch(
     try:
         proc = subprocess.Popen(
             args,
-            pass_fds=(write_end,),
+            pass_fds=(write_end, *keep_fds),
             env={**os.environ, "_OCI_SYNCPIPE": str(write_end)},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -96,6 +96,7 @@ class ContainerService:
         self.on_remove: Callable[[Container], None] = lambda c: None
         self.on_network_attach: Callable[[Container], str | None] = lambda c: None
         self.on_network_ready: Callable[[Container], None] = lambda c: None
+        self.on_held_ports: Callable[[Container], tuple[int, ...]] = lambda c: ()
         self.on_network_detach: Callable[[Container], None] = lambda c: None
         self.on_files: Callable[[Container], dict[str, str]] = lambda c: {}
 
@@ -238,6 +239,7 @@ class ContainerService:
                 terminal=cfg.tty,
                 stdin=cfg.stdin_open,
                 log_size_max=cfg.log_size_max or conmon.DEFAULT_LOG_SIZE_MAX,
+                keep_fds=self.on_held_ports(container) if netns is not None else (),
             )
             if netns is not None:
                 # the network was set up while the runtime created the container

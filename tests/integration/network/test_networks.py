@@ -231,6 +231,70 @@ def test_published_ports_tcp_and_udp(ccli: Cli, peer: str, udpecho: Path) -> Non
     ccli("rm", "-f", "srv", "clash")
 
 
+def _unused_port(kind: socket.SocketKind) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _can_bind(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_published_ports_are_held_while_the_container_runs(ccli: Cli) -> None:
+    tcp, udp = _unused_port(socket.SOCK_STREAM), _unused_port(socket.SOCK_DGRAM)
+    ccli(
+        "run",
+        "-d",
+        "--name",
+        "holder",
+        "-p",
+        f"{tcp}:80",
+        "-p",
+        f"{udp}:81/udp",
+        "busybox",
+        "sleep",
+        "60",
+    )
+    # no other program can take the ports (conmon keeps them, as with podman) ...
+    assert not _can_bind(tcp, socket.SOCK_STREAM)
+    assert not _can_bind(udp, socket.SOCK_DGRAM)
+    # ... and the container's process does not inherit the host's sockets
+    pid = ccli("inspect", "-f", "{{.State.Pid}}", "holder").out.strip()
+    targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    assert not [t for t in targets if t.startswith("socket:")]
+    ccli("rm", "-f", "holder")
+    assert _can_bind(tcp, socket.SOCK_STREAM)
+    assert _can_bind(udp, socket.SOCK_DGRAM)
+
+
+def test_a_port_a_host_program_holds_is_refused_and_nothing_is_left(ccli: Cli) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("0.0.0.0", 0))
+        squatter.listen(1)
+        port = int(squatter.getsockname()[1])
+        taken = ccli(
+            "run", "-d", "--name", "late", "-p", f"{port}:80", "busybox", "sleep", "9", check=False
+        )
+        assert taken.code != 0
+        assert f"0.0.0.0:{port}/tcp: address already in use" in taken.err
+    netns_dir = ccli.settings.runroot / "netns"
+    assert not (netns_dir.exists() and list(netns_dir.iterdir()))
+    rules = sh("iptables-save").stdout
+    assert f"--dport {port} " not in rules and f"dport {port}" not in rules
+    assert ccli("inspect", "-f", "{{.State.Status}}", "late").out.strip() == "created"
+    # the same container starts once the port is free again
+    ccli("start", "late")
+    assert ccli("port", "late", "80").out == f"0.0.0.0:{port}\n"
+    ccli("rm", "-f", "late")
+
+
 def test_random_ports_publish_all_and_options(ccli: Cli, tmp_path: Path) -> None:
     ccli("commit", "-c", "EXPOSE 80", ccli("create", "busybox", "true").out.strip(), "exposer:1")
     ccli(
