@@ -146,6 +146,14 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
         else:
             raise InvalidArgumentError(f"unknown log opt '{key}' for the k8s-file log driver")
     network = args.network or "bridge"
+    publish = tuple(args.publish or ())
+    if network.startswith("container:"):
+        _check_shared_network(args)
+    if network == "host" and (publish or args.publish_all):
+        print(
+            "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
+        )
+        publish = ()
     if args.name:
         flags.check_container_name(args.name)
     return RunOptions(
@@ -178,12 +186,26 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
         dns_search=tuple(args.dns_search or ()),
         extra_hosts=tuple(args.add_host or ()),
         runtime=args.runtime or ctx.settings.runtime,
-        publish=tuple(args.publish or ()),
-        publish_all=args.publish_all,
+        publish=publish,
+        publish_all=args.publish_all and network != "host",
         network_aliases=tuple(args.network_alias or ()),
         ip=args.ip,
         log_size_max=log_size,
     )
+
+
+def _check_shared_network(args: argparse.Namespace) -> None:
+    """``--network container:NAME`` takes that container's network, names and files: the
+    options that would change them conflict (Docker's messages)."""
+    conflicts = (
+        (args.hostname, "hostname and the network mode"),
+        (args.dns, "dns and the network mode"),
+        (args.add_host, "custom host-to-IP mapping and the network mode"),
+        (args.publish or args.publish_all, "port publishing and the container type network mode"),
+    )
+    for given, what in conflicts:
+        if given:
+            raise InvalidArgumentError(f"conflicting options: {what}")
 
 
 def _create(ctx: Context, args: argparse.Namespace) -> object:

@@ -55,21 +55,33 @@ def alive(pid: int) -> bool:
     return True
 
 
-def host_resolv(dns: tuple[str, ...], search: tuple[str, ...]) -> str:
-    if dns or search:
-        lines = [f"nameserver {d}" for d in dns]
-        if search:
-            lines.append("search " + " ".join(search))
-        return "\n".join(lines) + "\n"
+def host_resolv(
+    dns: tuple[str, ...], search: tuple[str, ...], host_file: Path = Path("/etc/resolv.conf")
+) -> str:
+    """The container's resolv.conf, as Docker makes it: the host's, where ``--dns`` replaces
+    the nameservers and ``--dns-search`` the search domains (``.`` means none); loopback
+    nameservers cannot be reached from a container's namespace and are dropped."""
     try:
-        text = Path("/etc/resolv.conf").read_text()
+        text = host_file.read_text()
     except OSError:
         text = ""
-    kept = [
-        line
-        for line in text.splitlines()
-        if not (line.startswith("nameserver") and (" 127." in line or " ::1" in line))
-    ]
-    if not any(line.startswith("nameserver") for line in kept):
-        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-    return "\n".join(kept) + "\n"
+    host_servers: list[str] = []
+    host_search: list[str] = []
+    others: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith(("#", ";")):
+            continue
+        if words[0] == "nameserver" and len(words) > 1:
+            if not words[1].startswith("127.") and words[1] != "::1":
+                host_servers.append(words[1])
+        elif words[0] in ("search", "domain"):
+            host_search = words[1:]
+        else:
+            others.append(line)
+    servers = list(dns) or host_servers or ["8.8.8.8", "8.8.4.4"]
+    domains = [d for d in search if d != "."] if search else host_search
+    lines = [f"nameserver {server}" for server in servers]
+    if domains:
+        lines.append("search " + " ".join(domains))
+    return "\n".join([*lines, *others]) + "\n"

@@ -219,9 +219,10 @@ class ContainerService:
                 mounts.mount(self.snapshotter.mounts(snapshot_key(cid)), rootfs)
             resolved = self._resolve_mounts(container, rootfs)
             netns = self.on_network_attach(container)
-            files = self._write_files(container)
+            owner = self._network_owner(container)
+            files = self._write_files(container) if owner is None else self._shared_files(owner)
             spec = build(
-                container,
+                container if owner is None else _with_hostname(container, owner.config.hostname),
                 rootfs=rootfs,
                 mounts=resolved,
                 files=files,
@@ -244,7 +245,8 @@ class ContainerService:
             if netns is not None:
                 # the network was set up while the runtime created the container
                 self.on_network_ready(container)
-                self._write_hosts(container, files["/etc/hosts"])
+                if owner is None:
+                    self._write_hosts(container, files["/etc/hosts"])
             if before_start is not None:
                 before_start(container)
             started_at = time.time()
@@ -333,6 +335,22 @@ class ContainerService:
             atomic_write(path, text.encode(), durable=False)
             out[dest] = path
         return out
+
+    def _network_owner(self, container: Container) -> Container | None:
+        """The container whose network ``--network container:NAME`` joins (None otherwise)."""
+        mode = container.config.network
+        if not mode.startswith("container:"):
+            return None
+        return self.store.resolve(mode.split(":", 1)[1])
+
+    def _shared_files(self, owner: Container) -> dict[str, Path]:
+        """Docker's rule: a container that joins another's network sees that container's
+        hostname, hosts and resolv.conf (the same files, so later updates show too)."""
+        base = self.state_dir(owner.id)
+        return {
+            dest: base / Path(dest).name
+            for dest in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+        }
 
     def _write_hosts(self, container: Container, path: Path) -> None:
         """Rewrite /etc/hosts in place: it is bind-mounted already, a rename would not show."""
@@ -566,3 +584,7 @@ class ContainerService:
                 if vname == name:
                     out.append(container.id)
         return out
+
+
+def _with_hostname(container: Container, hostname: str) -> Container:
+    return replace(container, config=replace(container.config, hostname=hostname))

@@ -367,7 +367,25 @@ def test_random_ports_publish_all_and_options(ccli: Cli, tmp_path: Path) -> None
 
 
 def test_container_network_mode_shares_the_namespace(ccli: Cli) -> None:
-    ccli("run", "-d", "--name", "main", "busybox", "httpd", "-f", "-p", "8081", "-h", "/etc")
+    ccli("network", "create", "sharing")
+    ccli("run", "-d", "--network", "sharing", "--name", "peerweb", "busybox", "sleep", "60")
+    ccli(
+        "run",
+        "-d",
+        "--network",
+        "sharing",
+        "--name",
+        "main",
+        "-h",
+        "mainhost",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "8081",
+        "-h",
+        "/etc",
+    )
     sidecar = ccli(
         "run",
         "--rm",
@@ -378,8 +396,31 @@ def test_container_network_mode_shares_the_namespace(ccli: Cli) -> None:
         "-qO-",
         "http://127.0.0.1:8081/hostname",
     ).out
-    main_id = ccli("inspect", "-f", "{{.Id}}", "main").out.strip()
-    assert sidecar == f"{main_id[:12]}\n"
+    assert sidecar == "mainhost\n"
+    # Docker's rule: the joiner sees the owner's hostname, hosts and resolv.conf, so the
+    # owner's network names resolve from the joiner too
+    seen = ccli(
+        "run",
+        "--rm",
+        "--network",
+        "container:main",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; cat /etc/resolv.conf; ping -c1 -W2 peerweb >/dev/null && echo ok",
+    ).out
+    owner = ccli("exec", "main", "cat", "/etc/resolv.conf").out
+    assert seen == f"mainhost\n{owner}ok\n"
+    for flags, what in (
+        (["-p", "80"], "port publishing"),
+        (["-h", "x"], "hostname"),
+        (["--dns", "9.9.9.9"], "dns"),
+        (["--add-host", "a:1.2.3.4"], "custom host-to-IP mapping"),
+    ):
+        refused = ccli(
+            "run", "--rm", "--network", "container:main", *flags, "busybox", "true", check=False
+        )
+        assert refused.code == 125 and f"conflicting options: {what}" in refused.err
     ip_main = ccli("exec", "main", "ip", "-4", "-o", "addr", "show", "eth0").out.split()[3]
     ip_side = ccli(
         "run",
@@ -397,9 +438,30 @@ def test_container_network_mode_shares_the_namespace(ccli: Cli) -> None:
     assert ip_main == ip_side
     stopped = ccli("run", "--rm", "--network", "container:nobody", "busybox", "true", check=False)
     assert stopped.code != 0
-    ccli("rm", "-f", "main")
+    ccli("rm", "-f", "main", "peerweb")
+    ccli("network", "rm", "sharing")
     host = ccli("run", "--rm", "--network", "host", "busybox", "ip", "-o", "link").out
     assert "eth0" in host and len(host.splitlines()) > 2
+    # ports mean nothing on the host's network: Docker warns and drops them
+    ccli(
+        "run",
+        "-d",
+        "--name",
+        "onhost",
+        "--network",
+        "host",
+        "-p",
+        "8099:80",
+        "busybox",
+        "sleep",
+        "30",
+    )
+    assert ccli("port", "onhost").out == ""
+    ccli("rm", "-f", "onhost")
+    warned = ccli("run", "--rm", "--network", "host", "-p", "8099:80", "busybox", "true")
+    assert "Published ports are discarded when using host network mode" in warned.err
+    alone = ccli("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").out
+    assert [line.split()[1] for line in alone.splitlines()] == ["lo:"]
 
 
 @pytest.mark.parametrize(
