@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             run([CAIS, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=env)
             run([*pm, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=penv)
         time.sleep(1.0)
-        cais_rss = sum(_rss_kib(p) for p in _conmon_pids(str(work / "run"))) / IDLE
+        # cais's monitor (one per run root, shared by every container) counts too
+        monitor_rss = _monitor_rss_kib(work / "run")
+        cais_rss = (sum(_rss_kib(p) for p in _conmon_pids(str(work / "run"))) + monitor_rss) / IDLE
         podman_rss = sum(_rss_kib(p) for p in _conmon_pids(str(work / "pm"))) / IDLE
         run([*pm, "rm", "-f", "-t", "0", "-a"], env=penv)
         ids = subprocess.run(
@@ -154,15 +156,25 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             rows,
             f"raw crun run of the same bundle: median {crun_run.median * 1000:.1f} ms "
             f"(cais is {cais_run.median / crun_run.median:.1f}x raw crun); "
+            f"cais monitor RSS {monitor_rss:.0f} KiB shared by {IDLE} containers; "
             f"runs={RUNS}",
         )
         result["crun_run_median"] = crun_run.median
+        result["monitor_rss_kib"] = monitor_rss
         save_results("runtime", result)
         return result
     finally:
         subprocess.run([*pm, "system", "reset", "-f"], env=penv, capture_output=True, check=False)
         subprocess.run([CAIS, "system", "reset", "-f"], env=env, capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _monitor_rss_kib(runroot: Path) -> float:
+    try:
+        pid = int((runroot / "monitor.pid").read_text().split()[0])
+        return _rss_kib(pid)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 if __name__ == "__main__":
