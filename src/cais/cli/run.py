@@ -149,6 +149,15 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
     publish = tuple(args.publish or ())
     if network.startswith("container:"):
         _check_shared_network(args)
+    if network in ("bridge", "default", "host", "none"):
+        if args.network_alias:
+            raise InvalidArgumentError(
+                "network-scoped alias is supported only for containers in user defined networks"
+            )
+        if args.ip:
+            raise InvalidArgumentError(
+                "user specified IP address is supported on user defined networks only"
+            )
     if network == "host" and (publish or args.publish_all):
         print(
             "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
