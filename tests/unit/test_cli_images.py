@@ -70,6 +70,9 @@ def test_inspect_history_tag_rmi(cli: Cli, with_busybox: str) -> None:
     assert doc["RootFS"]["Type"] == "layers"
     assert doc["Os"] == "linux"
     assert isinstance(doc["Size"], int)
+    [entry] = doc["History"]
+    assert entry["created_by"].startswith("cais image bootstrap busybox")
+    assert entry["created"].endswith("Z")
     assert (
         cli("inspect", "-f", "{{.Config.Cmd}}", "busybox").out.strip() == "['sh']"
         or cli("inspect", "-f", "{{json .Config.Cmd}}", "busybox").out.strip() == '["sh"]'
