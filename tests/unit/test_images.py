@@ -16,6 +16,7 @@ from cais.images.importer import import_rootfs
 from cais.images.service import ContainerUse
 from cais.images.store import ImageNotFoundError
 from cais.layers import LayerError
+from cais.oci.config import chain_ids
 from cais.oci.digest import Digest
 from cais.oci.manifest import ManifestError
 from cais.oci.reference import parse_reference
@@ -338,6 +339,34 @@ def test_gc_keeps_everything_images_need(engine: Engine, busybox: object) -> Non
     stray = engine.content.put(b"stray").digest
     assert engine.images.gc().blobs == 1
     assert not engine.content.exists(stray)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["new layer", "layer of a removed image"])
+def test_gc_between_unpack_and_record_keeps_the_layers(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """A GC (or an rmi of the only other image with the layer) while a load is between
+    unpacking and recording its image must not take the layer away from it."""
+    layer = make_tar([file("a", b"payload")])
+    if shared:
+        import_rootfs(engine.images, io.BytesIO(layer), names=[parse_reference("one:1")])
+    record = engine.image_store.add
+
+    def gc_then_record(*args: object, **kwargs: object) -> object:
+        if shared:
+            engine.images.remove("one:1")
+        else:
+            engine.images.gc()
+        return record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.image_store, "add", gc_then_record)
+    load(engine.images, io.BytesIO(_docker_archive(layer)))
+    monkeypatch.undo()
+    image = engine.image_store.resolve("bad:1")
+    [top] = chain_ids(image.config.diff_ids)
+    assert (engine.snapshotter.directory(str(top)) / "a").read_bytes() == b"payload"
+    assert engine.images.gc().snapshots == 0  # the load's lease is gone; the record keeps it
+    assert (engine.snapshotter.directory(str(top)) / "a").read_bytes() == b"payload"
 
 
 def test_debian_mirror_comes_from_apts_own_sources(tmp_path: Path) -> None:

@@ -84,12 +84,23 @@ class ImageService:
         if not isinstance(manifest, Manifest):
             raise ManifestError("expected an image manifest, got an index")
         config = self.store.validate(manifest)
-        info = self.content.put(manifest_bytes, lease=lease)
-        unpack(self.content, self.snapshotter, manifest, config, locks=self.locks, trusted=trusted)
-        size = sum(layer_size(self.snapshotter, c) for c in chain_ids(config.diff_ids))
-        return self.store.add(
-            info.digest, manifest, config, size=size, names=names, intermediate=intermediate
-        )
+        with contextlib.ExitStack() as stack:
+            if lease is None:
+                lease = stack.enter_context(self.content.lease())
+            info = self.content.put(manifest_bytes, lease=lease)
+            unpack(
+                self.content,
+                self.snapshotter,
+                manifest,
+                config,
+                locks=self.locks,
+                lease=lease,
+                trusted=trusted,
+            )
+            size = sum(layer_size(self.snapshotter, c) for c in chain_ids(config.diff_ids))
+            return self.store.add(
+                info.digest, manifest, config, size=size, names=names, intermediate=intermediate
+            )
 
     @contextlib.contextmanager
     def ingest_session(self) -> Iterator[Lease]:
@@ -203,14 +214,18 @@ class ImageService:
         return keep
 
     def gc(self) -> GCResult:
-        """Mark from image records and leases; sweep unreferenced blobs and layer snapshots."""
+        """Mark from image records and leases; sweep unreferenced blobs and layer snapshots.
+
+        The GC lock is held across both sweeps: an unpack holds each layer under its lease
+        (taking the lock shared) before it looks at it, so nothing in use can go.
+        """
         with self.content.gc_lock():
             removed = self.content.sweep(self._marked_blobs())
-        snapshots = self._sweep_snapshots()
+            snapshots = self._sweep_snapshots(self.content.leased_snapshots())
         return GCResult(len(removed), sum(b.size for b in removed), snapshots)
 
-    def _sweep_snapshots(self) -> int:
-        keep = self._marked_snapshots()
+    def _sweep_snapshots(self, leased: set[str]) -> int:
+        keep = self._marked_snapshots() | leased
         removed = 0
         while True:
             infos = list(self.snapshotter.walk())
