@@ -204,6 +204,8 @@ def _good_save(engine: Engine) -> bytes:
     return out.getvalue()
 
 
+_LAYER = make_tar([file("a")])
+
 BAD_ARCHIVES = {
     "garbled": (lambda e: b"\x00garbage" * 700, ArchiveError, "not a valid image archive"),
     "truncated": (lambda e: _good_save(e)[:5000], ArchiveError, "truncated"),
@@ -251,6 +253,17 @@ BAD_ARCHIVES = {
         ArchiveError,
         "lacks",
     ),
+    "manifest names a missing blob": (
+        lambda e: _oci_archive_with_layer_type(omit_layer=True),
+        ManifestError,
+        f"manifest names blob {Digest.from_bytes(_LAYER)}, which is missing",
+    ),
+    "blob size differs from the manifest": (
+        lambda e: _oci_archive_with_layer_type(size_delta=7),
+        ManifestError,
+        f"blob {Digest.from_bytes(_LAYER)} is {len(_LAYER)} bytes, "
+        f"the manifest says {len(_LAYER) + 7}",
+    ),
     "unknown media type": (
         lambda e: _oci_archive_with_layer_type("application/x-unknown"),
         ManifestError,
@@ -274,8 +287,14 @@ BAD_ARCHIVES = {
 }
 
 
-def _oci_archive_with_layer_type(media_type: str) -> bytes:
-    layer = make_tar([file("a")])
+def _oci_archive_with_layer_type(
+    media_type: str = "application/vnd.oci.image.layer.v1.tar",
+    *,
+    omit_layer: bool = False,
+    size_delta: int = 0,
+) -> bytes:
+    """An OCI archive of one image; its layer may be left out or announced with a wrong size."""
+    layer = _LAYER
     config = json.dumps(
         {
             "architecture": "amd64",
@@ -296,12 +315,13 @@ def _oci_archive_with_layer_type(media_type: str) -> bytes:
                 {
                     "mediaType": media_type,
                     "digest": str(Digest.from_bytes(layer)),
-                    "size": len(layer),
+                    "size": len(layer) + size_delta,
                 }
             ],
         }
     ).encode()
-    blobs = {f"blobs/sha256/{Digest.from_bytes(b).encoded}": b for b in (layer, config, manifest)}
+    contents = (config, manifest) if omit_layer else (layer, config, manifest)
+    blobs = {f"blobs/sha256/{Digest.from_bytes(b).encoded}": b for b in contents}
     index = json.dumps(
         {
             "schemaVersion": 2,
