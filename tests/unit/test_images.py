@@ -98,6 +98,26 @@ def test_rmi_refuses_an_image_a_container_uses(engine: Engine, busybox: object) 
         engine.image_store.resolve("busybox")
 
 
+def test_rmi_of_one_of_several_tags_only_untags_an_image_in_use(
+    engine: Engine, busybox: object
+) -> None:
+    image = engine.image_store.resolve("busybox")
+    engine.image_store.tag(image.id, parse_reference("mine:v1"))
+    engine.image_store.tag(image.id, parse_reference("mine:v2"))
+    engine.images.users = lambda d: [ContainerUse("c" * 64, "web", running=True)]
+    events = engine.images.remove("mine:v1")
+    assert [(e.action, e.subject) for e in events] == [("Untagged", "mine:v1")]
+    events = engine.images.remove("busybox")
+    assert [(e.action, e.subject) for e in events] == [("Untagged", "busybox:latest")]
+    refused = r'reference "mine:v2" \(must force\) - container c{12} is using'
+    with pytest.raises(ConflictError, match=refused):
+        engine.images.remove("mine:v2")  # the last name of an image a container uses
+    assert [t.familiar() for t in engine.image_store.resolve(str(image.id)).tags] == ["mine:v2"]
+    events = engine.images.remove("mine:v2", force=True)
+    assert [(e.action, e.subject) for e in events] == [("Untagged", "mine:v2")]
+    assert engine.image_store.resolve(str(image.id)).tags == ()  # kept: a container runs it
+
+
 def test_shared_layers_are_kept_while_used(engine: Engine) -> None:
     _import(engine, "one:1", {"a": b"1"})
     data = make_tar([file("a", b"1")])

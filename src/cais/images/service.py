@@ -5,7 +5,7 @@ add (validate → unpack → record), remove and prune with Docker's rules, garb
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,7 +136,9 @@ class ImageService:
         running = [u for u in users if u.running]
         events: list[RemovalEvent] = []
         if ref is not None and ref in names:
-            if users and not force:
+            # Docker refuses only when this is the image's last reference (one tag, and
+            # digests of its repository): untagging it would leave a container's image dangling
+            if users and not force and _single_reference(image.tags, image.repo_digests):
                 raise ConflictError(
                     f'conflict: unable to remove repository reference "{ref.familiar()}" '
                     f"(must force) - container {users[0].id[:12]} is using its referenced "
@@ -270,6 +272,17 @@ class ImageService:
             if other.id != image.id:
                 theirs.update(chain_ids(other.config.diff_ids))
         return sum(layer_size(self.snapshotter, c) for c in mine & theirs)
+
+
+def _single_reference(tags: Sequence[Reference], digests: Sequence[Reference]) -> bool:
+    """Docker's isSingleReference: at most one tag, and every digest of that tag's repository."""
+    if len(tags) + len(digests) <= 1:
+        return len(tags) + len(digests) == 1
+    if len(tags) > 1:
+        return False
+    single = tags[0] if tags else digests[0]
+    repositories = {d.repository for d in digests}
+    return repositories == {single.repository}
 
 
 def _as_name(text: str) -> Reference | None:
