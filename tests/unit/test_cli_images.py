@@ -47,6 +47,8 @@ def test_images_filters_and_formats(cli: Cli, with_busybox: str, tmp_path: Path)
     dangling = cli("import", "-c", "LABEL tier=web", str(rootfs)).out.strip()
     assert cli("images", "-q", "--no-trunc", "--filter", "dangling=true").out.split() == [dangling]
     assert cli("images", "-q", "--no-trunc", "-f", "label=tier=web").out.split() == [dangling]
+    labels = cli("image", "inspect", "-f", "{{.Config.Labels}} {{.RootFS.Layers}}", dangling).out
+    assert re.fullmatch(r"map\[tier:web\] \[sha256:[0-9a-f]{64}\]\n", labels)
     assert cli("images", "-q", "--no-trunc", "-f", "reference=busy*").out.split() == [with_busybox]
     rows = [json.loads(x) for x in cli("images", "--format", "json").out.splitlines()]
     assert {r["Repository"] for r in rows} == {"busybox", "<none>"}
@@ -70,10 +72,14 @@ def test_inspect_history_tag_rmi(cli: Cli, with_busybox: str) -> None:
     assert doc["RootFS"]["Type"] == "layers"
     assert doc["Os"] == "linux"
     assert isinstance(doc["Size"], int)
-    assert (
-        cli("inspect", "-f", "{{.Config.Cmd}}", "busybox").out.strip() == "['sh']"
-        or cli("inspect", "-f", "{{json .Config.Cmd}}", "busybox").out.strip() == '["sh"]'
+    [entry] = doc["History"]
+    assert entry["created_by"].startswith("cais image bootstrap busybox")
+    assert entry["created"].endswith("Z")
+    fields = "{{.Config.Cmd}} {{.Config.Env}} {{.RootFS.Type}}"
+    assert cli("inspect", "-f", fields, "busybox").out == (
+        "[sh] [PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin] layers\n"
     )
+    assert cli("inspect", "-f", "{{json .Config.Cmd}}", "busybox").out == '["sh"]\n'
     history = cli("history", "busybox").out.splitlines()
     assert re.split(r"\s{3,}", history[0]) == ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
     assert "cais image bootstrap busybox" in history[1]

@@ -16,6 +16,7 @@ from cais.images.importer import import_rootfs
 from cais.images.service import ContainerUse
 from cais.images.store import ImageNotFoundError
 from cais.layers import LayerError
+from cais.oci.config import chain_ids
 from cais.oci.digest import Digest
 from cais.oci.manifest import ManifestError
 from cais.oci.reference import parse_reference
@@ -95,6 +96,26 @@ def test_rmi_refuses_an_image_a_container_uses(engine: Engine, busybox: object) 
     engine.images.remove(str(image.id), force=True)
     with pytest.raises(ImageNotFoundError):
         engine.image_store.resolve("busybox")
+
+
+def test_rmi_of_one_of_several_tags_only_untags_an_image_in_use(
+    engine: Engine, busybox: object
+) -> None:
+    image = engine.image_store.resolve("busybox")
+    engine.image_store.tag(image.id, parse_reference("mine:v1"))
+    engine.image_store.tag(image.id, parse_reference("mine:v2"))
+    engine.images.users = lambda d: [ContainerUse("c" * 64, "web", running=True)]
+    events = engine.images.remove("mine:v1")
+    assert [(e.action, e.subject) for e in events] == [("Untagged", "mine:v1")]
+    events = engine.images.remove("busybox")
+    assert [(e.action, e.subject) for e in events] == [("Untagged", "busybox:latest")]
+    refused = r'reference "mine:v2" \(must force\) - container c{12} is using'
+    with pytest.raises(ConflictError, match=refused):
+        engine.images.remove("mine:v2")  # the last name of an image a container uses
+    assert [t.familiar() for t in engine.image_store.resolve(str(image.id)).tags] == ["mine:v2"]
+    events = engine.images.remove("mine:v2", force=True)
+    assert [(e.action, e.subject) for e in events] == [("Untagged", "mine:v2")]
+    assert engine.image_store.resolve(str(image.id)).tags == ()  # kept: a container runs it
 
 
 def test_shared_layers_are_kept_while_used(engine: Engine) -> None:
@@ -203,6 +224,8 @@ def _good_save(engine: Engine) -> bytes:
     return out.getvalue()
 
 
+_LAYER = make_tar([file("a")])
+
 BAD_ARCHIVES = {
     "garbled": (lambda e: b"\x00garbage" * 700, ArchiveError, "not a valid image archive"),
     "truncated": (lambda e: _good_save(e)[:5000], ArchiveError, "truncated"),
@@ -250,6 +273,17 @@ BAD_ARCHIVES = {
         ArchiveError,
         "lacks",
     ),
+    "manifest names a missing blob": (
+        lambda e: _oci_archive_with_layer_type(omit_layer=True),
+        ManifestError,
+        f"manifest names blob {Digest.from_bytes(_LAYER)}, which is missing",
+    ),
+    "blob size differs from the manifest": (
+        lambda e: _oci_archive_with_layer_type(size_delta=7),
+        ManifestError,
+        f"blob {Digest.from_bytes(_LAYER)} is {len(_LAYER)} bytes, "
+        f"the manifest says {len(_LAYER) + 7}",
+    ),
     "unknown media type": (
         lambda e: _oci_archive_with_layer_type("application/x-unknown"),
         ManifestError,
@@ -273,8 +307,14 @@ BAD_ARCHIVES = {
 }
 
 
-def _oci_archive_with_layer_type(media_type: str) -> bytes:
-    layer = make_tar([file("a")])
+def _oci_archive_with_layer_type(
+    media_type: str = "application/vnd.oci.image.layer.v1.tar",
+    *,
+    omit_layer: bool = False,
+    size_delta: int = 0,
+) -> bytes:
+    """An OCI archive of one image; its layer may be left out or announced with a wrong size."""
+    layer = _LAYER
     config = json.dumps(
         {
             "architecture": "amd64",
@@ -295,12 +335,13 @@ def _oci_archive_with_layer_type(media_type: str) -> bytes:
                 {
                     "mediaType": media_type,
                     "digest": str(Digest.from_bytes(layer)),
-                    "size": len(layer),
+                    "size": len(layer) + size_delta,
                 }
             ],
         }
     ).encode()
-    blobs = {f"blobs/sha256/{Digest.from_bytes(b).encoded}": b for b in (layer, config, manifest)}
+    contents = (config, manifest) if omit_layer else (layer, config, manifest)
+    blobs = {f"blobs/sha256/{Digest.from_bytes(b).encoded}": b for b in contents}
     index = json.dumps(
         {
             "schemaVersion": 2,
@@ -338,6 +379,34 @@ def test_gc_keeps_everything_images_need(engine: Engine, busybox: object) -> Non
     stray = engine.content.put(b"stray").digest
     assert engine.images.gc().blobs == 1
     assert not engine.content.exists(stray)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["new layer", "layer of a removed image"])
+def test_gc_between_unpack_and_record_keeps_the_layers(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """A GC (or an rmi of the only other image with the layer) while a load is between
+    unpacking and recording its image must not take the layer away from it."""
+    layer = make_tar([file("a", b"payload")])
+    if shared:
+        import_rootfs(engine.images, io.BytesIO(layer), names=[parse_reference("one:1")])
+    record = engine.image_store.add
+
+    def gc_then_record(*args: object, **kwargs: object) -> object:
+        if shared:
+            engine.images.remove("one:1")
+        else:
+            engine.images.gc()
+        return record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.image_store, "add", gc_then_record)
+    load(engine.images, io.BytesIO(_docker_archive(layer)))
+    monkeypatch.undo()
+    image = engine.image_store.resolve("bad:1")
+    [top] = chain_ids(image.config.diff_ids)
+    assert (engine.snapshotter.directory(str(top)) / "a").read_bytes() == b"payload"
+    assert engine.images.gc().snapshots == 0  # the load's lease is gone; the record keeps it
+    assert (engine.snapshotter.directory(str(top)) / "a").read_bytes() == b"payload"
 
 
 def test_debian_mirror_comes_from_apts_own_sources(tmp_path: Path) -> None:

@@ -166,6 +166,7 @@ def inspect_document(engine: Engine, image: Image) -> dict[str, Any]:
         },
         "RootFS": {"Type": "layers", "Layers": [str(d) for d in cfg.diff_ids]},
         "Metadata": {"LastTagTime": ""},
+        "History": [h.to_json() for h in cfg.history],
         "ManifestDigest": str(image.manifest_digest),
         "ManifestMediaType": image.media_type,
     }

@@ -69,6 +69,19 @@ def table(out: TextIO, headers: Sequence[str], rows: Sequence[Sequence[str]]) ->
         out.write("   ".join(cells).rstrip() + "\n")
 
 
+def go_text(value: Any) -> str:
+    """A value as Go's templates print it: ``[a b]``, ``map[k:v]``, ``true``, ``<nil>``."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + " ".join(go_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "map[" + " ".join(f"{k}:{go_text(value[k])}" for k in sorted(value)) + "]"
+    return str(value)
+
+
 def render_template(template: str, item: Mapping[str, Any]) -> str:
     """A subset of Go templates: ``{{.Field}}``, ``{{.A.B}}``, ``{{json .X}}``, ``{{json .}}``."""
 
@@ -84,9 +97,7 @@ def render_template(template: str, item: Mapping[str, Any]) -> str:
         value = lookup(match.group(2))
         if match.group(1) or (match.group(2) is None):
             return json.dumps(value, separators=(",", ":"))
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return str(value)
+        return go_text(value)
 
     text = template.replace("\\t", "\t").replace("\\n", "\n")
     return _FIELD.sub(replace, text)

@@ -6,7 +6,7 @@ import json
 import platform
 
 from cais.cli.context import Context, parser
-from cais.cli.output import human_size, print_formatted, render_template, table
+from cais.cli.output import human_size, render_template
 
 _SYSTEM_HELP = """Usage:  cais system COMMAND
 
@@ -27,7 +27,9 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             return 0
         sub, argv = argv[0], argv[1:]
         if sub == "df":
-            return _df(ctx, argv)
+            from cais.cli.system_df import df
+
+            return df(ctx, argv)
         if sub == "info":
             return _info(ctx, "cais system info", argv)
         if sub == "monitor":
@@ -144,90 +146,6 @@ def _info(ctx: Context, prog: str, argv: list[str]) -> int:
         f" Run Root Dir: {doc['RunRootDir']}",
     ]
     ctx.out.write("\n".join(lines) + "\n")
-    return 0
-
-
-def _df(ctx: Context, argv: list[str]) -> int:
-    p = parser("cais system df", "Show cais disk usage")
-    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information")
-    p.add_argument("--format", help="'json', 'table TEMPLATE' or a Go-like template")
-    args = p.parse_args(argv)
-    engine = ctx.engine
-    images = engine.image_store.all()
-    active = [i for i in images if engine.images.users(i.id)]
-    total = engine.images.disk_usage()
-    active_size = engine.images.disk_usage_of(active)
-    reclaim = max(0, total - active_size)
-    pct = f" ({round(100 * reclaim / total)}%)" if total else ""
-    rows = [
-        {
-            "Type": "Images",
-            "TotalCount": str(len(images)),
-            "Active": str(len(active)),
-            "Size": human_size(total),
-            "Reclaimable": f"{human_size(reclaim)}{pct}",
-        },
-        {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
-        {
-            "Type": "Local Volumes",
-            "TotalCount": "0",
-            "Active": "0",
-            "Size": "0B",
-            "Reclaimable": "0B",
-        },
-        {
-            "Type": "Build Cache",
-            "TotalCount": "0",
-            "Active": "0",
-            "Size": "0B",
-            "Reclaimable": "0B",
-        },
-    ]
-    headers = [
-        ("Type", "TYPE"),
-        ("TotalCount", "TOTAL"),
-        ("Active", "ACTIVE"),
-        ("Size", "SIZE"),
-        ("Reclaimable", "RECLAIMABLE"),
-    ]
-    if print_formatted(ctx.out, args.format, rows, headers):
-        return 0
-    if not args.verbose:
-        table(ctx.out, [h for _, h in headers], [[r[k] for k, _ in headers] for r in rows])
-        return 0
-    from cais.cli.image_views import image_rows
-
-    ctx.out.write("Images space usage:\n\n")
-    out_rows = []
-    for image in images:
-        shared = engine.images.shared_size(image, images)
-        for row in image_rows(image, digests=False, no_trunc=False):
-            out_rows.append(
-                [
-                    row["Repository"],
-                    row["Tag"],
-                    row["ID"],
-                    row["CreatedSince"],
-                    human_size(image.size),
-                    human_size(shared),
-                    human_size(image.size - shared),
-                    str(len(engine.images.users(image.id))),
-                ]
-            )
-    table(
-        ctx.out,
-        [
-            "REPOSITORY",
-            "TAG",
-            "IMAGE ID",
-            "CREATED",
-            "SIZE",
-            "SHARED SIZE",
-            "UNIQUE SIZE",
-            "CONTAINERS",
-        ],
-        out_rows,
-    )
     return 0
 
 

@@ -38,6 +38,9 @@ _SCHEMA = (
         lease_id TEXT NOT NULL REFERENCES content_leases(id) ON DELETE CASCADE,
         digest TEXT NOT NULL, created INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (lease_id, digest))""",
+    """CREATE TABLE IF NOT EXISTS content_lease_snapshots (
+        lease_id TEXT NOT NULL REFERENCES content_leases(id) ON DELETE CASCADE,
+        key TEXT NOT NULL, PRIMARY KEY (lease_id, key))""",
 )
 
 
@@ -57,7 +60,7 @@ class BlobInfo:
 
 @dataclass(frozen=True)
 class Lease:
-    """A hold on blobs for work in progress; GC keeps every blob a live lease names."""
+    """A hold on blobs and snapshots for work in progress; GC keeps all a live lease names."""
 
     id: str
 
@@ -108,6 +111,8 @@ class ContentStore(Protocol):
     ) -> BlobInfo: ...
 
     def hold(self, lease: Lease, digest: Digest) -> bool: ...
+
+    def hold_snapshot(self, lease: Lease, key: str) -> None: ...
 
     def walk(self) -> Iterator[BlobInfo]: ...
 
@@ -276,6 +281,27 @@ class LocalContentStore:
             "ON CONFLICT (lease_id, digest) DO UPDATE SET created = max(created, excluded.created)",
             (lease.id, str(digest), int(created)),
         )
+
+    def hold_snapshot(self, lease: Lease, key: str) -> None:
+        """Put snapshot ``key`` under ``lease``, so that GC keeps it until the lease ends.
+
+        Taken under the GC lock: once this returns, a GC either ran before (and the caller
+        must check the snapshot exists) or will see the hold.
+        """
+        with self._gc_lock(exclusive=False):
+            self._schema()
+            self.db.execute(
+                "INSERT OR IGNORE INTO content_lease_snapshots (lease_id, key) VALUES (?, ?)",
+                (lease.id, key),
+            )
+
+    def leased_snapshots(self) -> set[str]:
+        """Snapshot keys held by unexpired leases. Call inside :meth:`gc_lock`."""
+        self._schema()
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM content_leases WHERE expires < ?", (time.time(),))
+            rows = conn.execute("SELECT DISTINCT key FROM content_lease_snapshots").fetchall()
+        return {str(r["key"]) for r in rows}
 
     def leased(self) -> set[Digest]:
         """Blobs held by unexpired leases; expired leases are dropped on the way."""

@@ -5,7 +5,7 @@ add (validate → unpack → record), remove and prune with Docker's rules, garb
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,12 +84,23 @@ class ImageService:
         if not isinstance(manifest, Manifest):
             raise ManifestError("expected an image manifest, got an index")
         config = self.store.validate(manifest)
-        info = self.content.put(manifest_bytes, lease=lease)
-        unpack(self.content, self.snapshotter, manifest, config, locks=self.locks, trusted=trusted)
-        size = sum(layer_size(self.snapshotter, c) for c in chain_ids(config.diff_ids))
-        return self.store.add(
-            info.digest, manifest, config, size=size, names=names, intermediate=intermediate
-        )
+        with contextlib.ExitStack() as stack:
+            if lease is None:
+                lease = stack.enter_context(self.content.lease())
+            info = self.content.put(manifest_bytes, lease=lease)
+            unpack(
+                self.content,
+                self.snapshotter,
+                manifest,
+                config,
+                locks=self.locks,
+                lease=lease,
+                trusted=trusted,
+            )
+            size = sum(layer_size(self.snapshotter, c) for c in chain_ids(config.diff_ids))
+            return self.store.add(
+                info.digest, manifest, config, size=size, names=names, intermediate=intermediate
+            )
 
     @contextlib.contextmanager
     def ingest_session(self) -> Iterator[Lease]:
@@ -125,7 +136,9 @@ class ImageService:
         running = [u for u in users if u.running]
         events: list[RemovalEvent] = []
         if ref is not None and ref in names:
-            if users and not force:
+            # Docker refuses only when this is the image's last reference (one tag, and
+            # digests of its repository): untagging it would leave a container's image dangling
+            if users and not force and _single_reference(image.tags, image.repo_digests):
                 raise ConflictError(
                     f'conflict: unable to remove repository reference "{ref.familiar()}" '
                     f"(must force) - container {users[0].id[:12]} is using its referenced "
@@ -203,14 +216,18 @@ class ImageService:
         return keep
 
     def gc(self) -> GCResult:
-        """Mark from image records and leases; sweep unreferenced blobs and layer snapshots."""
+        """Mark from image records and leases; sweep unreferenced blobs and layer snapshots.
+
+        The GC lock is held across both sweeps: an unpack holds each layer under its lease
+        (taking the lock shared) before it looks at it, so nothing in use can go.
+        """
         with self.content.gc_lock():
             removed = self.content.sweep(self._marked_blobs())
-        snapshots = self._sweep_snapshots()
+            snapshots = self._sweep_snapshots(self.content.leased_snapshots())
         return GCResult(len(removed), sum(b.size for b in removed), snapshots)
 
-    def _sweep_snapshots(self) -> int:
-        keep = self._marked_snapshots()
+    def _sweep_snapshots(self, leased: set[str]) -> int:
+        keep = self._marked_snapshots() | leased
         removed = 0
         while True:
             infos = list(self.snapshotter.walk())
@@ -255,6 +272,17 @@ class ImageService:
             if other.id != image.id:
                 theirs.update(chain_ids(other.config.diff_ids))
         return sum(layer_size(self.snapshotter, c) for c in mine & theirs)
+
+
+def _single_reference(tags: Sequence[Reference], digests: Sequence[Reference]) -> bool:
+    """Docker's isSingleReference: at most one tag, and every digest of that tag's repository."""
+    if len(tags) + len(digests) <= 1:
+        return len(tags) + len(digests) == 1
+    if len(tags) > 1:
+        return False
+    single = tags[0] if tags else digests[0]
+    repositories = {d.repository for d in digests}
+    return repositories == {single.repository}
 
 
 def _as_name(text: str) -> Reference | None:

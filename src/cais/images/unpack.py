@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from cais.content.store import ContentStore
+from cais.content.store import ContentStore, Lease
 from cais.errors import NotFoundError
 from cais.fsutil import syncfs
 from cais.layers.apply import LayerError, apply_layer
@@ -34,15 +34,21 @@ def unpack(
     config: ImageConfig,
     *,
     locks: Path,
+    lease: Lease,
     trusted: bool = False,
 ) -> Digest | None:
-    """Make sure every layer is a committed snapshot; returns the top chain ID."""
+    """Make sure every layer is a committed snapshot; returns the top chain ID.
+
+    Each chain ID is put under ``lease`` before it is looked at, so a concurrent GC cannot
+    remove a layer between here and the moment the caller records the image.
+    """
     parent: str | None = None
     top: Digest | None = None
     for desc, diff_id, chain_id in zip(
         manifest.layers, config.diff_ids, chain_ids(config.diff_ids), strict=True
     ):
         name = str(chain_id)
+        content.hold_snapshot(lease, name)
         if not _committed(snapshotter, name):
             with _lock(locks, chain_id):
                 if not _committed(snapshotter, name):
