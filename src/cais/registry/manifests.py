@@ -24,7 +24,7 @@ from cais.registry import paths
 from cais.registry.blobs import BlobStore
 from cais.registry.hooks import ManifestEvent, RegistryHooks
 from cais.registry.locks import RepositoryLock
-from cais.registry.names import check_tag, is_tag, parse_digest
+from cais.registry.names import check_tag, is_tag, looks_like_digest, parse_digest
 from cais.registry.storage import PathNotFoundError
 
 MAX_MANIFEST_SIZE = 4 << 20
@@ -169,8 +169,8 @@ class ManifestStore:
                 status=413,
             )
         tag: str | None = None
-        if is_tag(reference):
-            tag = check_tag(reference)
+        if not looks_like_digest(reference):
+            tag = check_tag(reference)  # TAG_INVALID, as distribution answers
             digest = Digest.from_bytes(data)
         else:
             expected = parse_digest(reference)

@@ -168,6 +168,19 @@ async def test_wrong_digest_reference_is_digest_invalid(harness: Harness) -> Non
     assert harness.snapshot() == before
 
 
+@pytest.mark.parametrize("tag", ["a" * 200, "v1%21", ".hidden", "-dash", "a+b"])
+async def test_put_with_an_invalid_tag_is_tag_invalid(harness: Harness, tag: str) -> None:
+    image = make_image()
+    await harness.push_blob("w", image.config)
+    await harness.push_blob("w", image.layers[0])
+    before = harness.snapshot()
+    resp = await harness.client.put(
+        f"/v2/w/manifests/{tag}", data=image.manifest, headers={"Content-Type": mt.OCI_MANIFEST}
+    )
+    assert (resp.status, await error_code(resp)) == (400, "TAG_INVALID")
+    assert harness.snapshot() == before
+
+
 async def test_manifest_over_4_mib_is_refused(harness: Harness) -> None:
     image = make_image(annotations={"pad": "x" * (4 << 20)})
     await harness.push_blob("big", image.config)
