@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.common import save_results
+
 MIB = 1 << 20
 
 
@@ -326,32 +328,47 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for server in servers:
                 server.stop()
-    report(results, hash_mbs, write_mbs, args.runs, args.size_mib)
+    data = report(results, hash_mbs, write_mbs, args.runs, args.size_mib)
+    print(f"\nresults: {save_results('registry', data)}")
     return 0
 
 
 def report(
     results: dict[str, Results], hash_mbs: float, write_mbs: float, runs: int, mib: int
-) -> None:
+) -> dict[str, object]:
+    """Print the table and the machine's limits; return them for the results file."""
     med = statistics.median
     cais, go = results["cais"], results["go"]
     rows = [
-        ("skopeo push MB/s", med(cais.push), med(go.push), True),
-        ("skopeo pull MB/s", med(cais.pull), med(go.pull), True),
-        ("re-push (all blobs exist) s", med(cais.repush), med(go.repush), False),
-        ("HTTP POST+PUT push MB/s", med(cais.raw_push), med(go.raw_push), True),
-        ("HTTP blob GET MB/s", med(cais.raw_pull), med(go.raw_pull), True),
-        ("manifest HEAD req/s (c=16)", med(cais.head_rps), med(go.head_rps), True),
-        ("manifest HEAD p99 ms", med(cais.head_p99), med(go.head_p99), False),
-        ("server RSS MiB (end)", cais.rss[0], go.rss[0], False),
-        ("server peak RSS MiB", cais.rss[1], go.rss[1], False),
+        ("skopeo push", "MB/s", med(cais.push), med(go.push), True),
+        ("skopeo pull", "MB/s", med(cais.pull), med(go.pull), True),
+        ("re-push (all blobs exist)", "s", med(cais.repush), med(go.repush), False),
+        ("HTTP POST+PUT push", "MB/s", med(cais.raw_push), med(go.raw_push), True),
+        ("HTTP blob GET", "MB/s", med(cais.raw_pull), med(go.raw_pull), True),
+        ("manifest HEAD (c=16)", "req/s", med(cais.head_rps), med(go.head_rps), True),
+        ("manifest HEAD p99", "ms", med(cais.head_p99), med(go.head_p99), False),
+        ("server RSS (end)", "MiB", cais.rss[0], go.rss[0], False),
+        ("server peak RSS", "MiB", cais.rss[1], go.rss[1], False),
     ]
-    print(f"registry benchmark: {mib} MiB layer, medians of {runs} runs (MB = MiB)")
+    title = f"registry benchmark: {mib} MiB layer, medians of {runs} runs (MB = MiB)"
+    print(title)
     print(f"{'metric':<32}{'cais':>10}{'go':>10}{'cais/go':>10}  better")
-    for name, ours, theirs, higher in rows:
+    out: list[dict[str, object]] = []
+    for name, unit, ours, theirs, higher in rows:
         ratio = ours / theirs if theirs else float("nan")
         better = "higher" if higher else "lower"
-        print(f"{name:<32}{ours:>10.2f}{theirs:>10.2f}{ratio:>10.2f}  {better}")
+        print(f"{name + ' ' + unit:<32}{ours:>10.2f}{theirs:>10.2f}{ratio:>10.2f}  {better}")
+        out.append(
+            {
+                "measure": name,
+                "cais": ours,
+                "anchor": theirs,
+                "ratio": ratio,
+                "unit": unit,
+                "runs": runs,
+                "better": better,
+            }
+        )
     overlapped = min(hash_mbs, write_mbs)  # hashing and writing run side by side
     serial = 1 / (1 / hash_mbs + 1 / write_mbs)
     print(
@@ -364,6 +381,16 @@ def report(
             f"HTTP push at {med(res.raw_push) / overlapped:.0%}, "
             f"skopeo pull at {med(res.pull) / overlapped:.0%} (skopeo hashes and writes too)"
         )
+    return {
+        "title": title,
+        "anchor": "docker-registry (distribution)",
+        "rows": out,
+        "machine": {"sha256_mbs": hash_mbs, "write_fsync_mbs": write_mbs},
+        "samples": {
+            label: {k: v for k, v in vars(res).items() if k != "rss"}
+            for label, res in (("cais", cais), ("go", go))
+        },
+    }
 
 
 if __name__ == "__main__":

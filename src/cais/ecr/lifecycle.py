@@ -223,6 +223,15 @@ def _check_together(rules: Sequence[Rule]) -> None:
                 f"the rule with tagStatus any (rulePriority {rule.priority}) must have the "
                 f"highest rulePriority ({highest} is higher)"
             )
+    owner: dict[str, int] = {}
+    for rule in sorted(rules, key=lambda r: r.priority):
+        for prefix in dict.fromkeys(rule.tag_prefixes):
+            if prefix in owner:
+                raise policy_error(
+                    f"tag prefix {json.dumps(prefix)} must be unique across rules; rulePriority "
+                    f"{owner[prefix]} and {rule.priority} both list it"
+                )
+            owner[prefix] = rule.priority
     untagged = [r.priority for r in rules if r.tag_status == UNTAGGED]
     if len(untagged) > 1:
         raise policy_error(

@@ -179,20 +179,21 @@ class Ecr:
             parsed = parse_manifest(manifest, media_type)
         except ManifestError as exc:
             raise errors.invalid_at("imageManifest", f"Invalid manifest: {exc}") from None
-        if tag is not None:
-            current = self.store.resolve_tag(name, tag)
-            if current == actual:
-                raise errors.image_exists(actual, tag, name, account)
-            if current is not None and repo.mutability.is_immutable(tag):
-                raise errors.tag_exists(tag, name)
-        elif self.store.image(name, actual) is not None:
-            raise errors.image_exists(actual, None, name, account)
-        try:
-            info = self.registry.put_manifest(
-                name, tag or actual, manifest, content_type=media_type or parsed.media_type
-            )
-        except RegistryError as exc:
-            raise self._put_error(exc, parsed, name, account, tag) from None
+        with self.registry.hold(name):  # the checks below stay true until the write
+            if tag is not None:
+                current = self.store.resolve_tag(name, tag)
+                if current == actual:
+                    raise errors.image_exists(actual, tag, name, account)
+                if current is not None and repo.mutability.is_immutable(tag):
+                    raise errors.tag_exists(tag, name)
+            elif self.store.image(name, actual) is not None:
+                raise errors.image_exists(actual, None, name, account)
+            try:
+                info = self.registry.put_manifest(
+                    name, tag or actual, manifest, content_type=media_type or parsed.media_type
+                )
+            except RegistryError as exc:
+                raise self._put_error(exc, parsed, name, account, tag) from None
         return FetchedImage(ImageId(actual, tag), manifest, info.media_type)
 
     def _put_error(
@@ -277,6 +278,10 @@ class Ecr:
         return deleted, failures
 
     def _delete(self, name: str, digest: str, *, tag: str | None = None) -> None:
+        with self.registry.hold(name):
+            self._delete_held(name, digest, tag=tag)
+
+    def _delete_held(self, name: str, digest: str, *, tag: str | None) -> None:
         try:
             self.registry.delete_manifest(name, tag or digest)
         except RegistryError as exc:
@@ -363,6 +368,10 @@ class Ecr:
             self.reconcile_repository(repo.name)
 
     def reconcile_repository(self, name: str) -> None:
+        with self.registry.hold(name):  # no push may land between reading and recording
+            self._reconcile_repository(name)
+
+    def _reconcile_repository(self, name: str) -> None:
         stored_tags = self._registry_tags(name)
         for image in self.store.images(name):
             with contextlib.suppress(RegistryError):

@@ -5,6 +5,8 @@ it was pushed to; a tag is a link to a revision; a manifest with a ``subject`` a
 a referrer link under the subject's digest, holding the descriptor the referrers API lists.
 Everything a manifest references is checked, under the shared commit lock, before any of
 it is written.
+A tag's check (the hooks may refuse to move it), its write and the hooks' record of the
+push happen under the repository's exclusive lock, across threads and processes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from cais.registry import errors as e
 from cais.registry import paths
 from cais.registry.blobs import BlobStore
 from cais.registry.hooks import ManifestEvent, RegistryHooks
-from cais.registry.names import check_tag, is_tag, parse_digest
+from cais.registry.locks import RepositoryLock
+from cais.registry.names import check_tag, is_tag, looks_like_digest, parse_digest
 from cais.registry.storage import PathNotFoundError
 
 MAX_MANIFEST_SIZE = 4 << 20
@@ -81,10 +84,11 @@ def _artifact_type(parsed: Manifest | Index) -> str | None:
 
 
 class ManifestStore:
-    def __init__(self, blobs: BlobStore, hooks: RegistryHooks) -> None:
+    def __init__(self, blobs: BlobStore, hooks: RegistryHooks, locks: RepositoryLock) -> None:
         self.blobs = blobs
         self.driver = blobs.driver
         self.hooks = hooks
+        self.locks = locks
 
     # --- reading --------------------------------------------------------------------
 
@@ -165,8 +169,8 @@ class ManifestStore:
                 status=413,
             )
         tag: str | None = None
-        if is_tag(reference):
-            tag = check_tag(reference)
+        if not looks_like_digest(reference):
+            tag = check_tag(reference)  # TAG_INVALID, as distribution answers
             digest = Digest.from_bytes(data)
         else:
             expected = parse_digest(reference)
@@ -185,6 +189,15 @@ class ManifestStore:
             raise e.RegistryError(e.MANIFEST_INVALID, str(exc)) from None
         subject = parsed.subject.digest if parsed.subject is not None else None
         info = ManifestInfo(parsed.media_type, digest, len(data), subject)
+        with self.locks.hold(name):
+            self._store(name, tag, data, parsed, info)
+        return info
+
+    def _store(
+        self, name: str, tag: str | None, data: bytes, parsed: Manifest | Index, info: ManifestInfo
+    ) -> None:
+        """Check the tag, write, and tell the hooks: under the repository lock, as one step."""
+        digest, subject = info.digest, info.subject
         if tag is not None:
             self.hooks.check_tag(name, tag, current=self.resolve_tag(name, tag), new=digest)
         with self.blobs.lock.shared():
@@ -224,7 +237,6 @@ class ManifestStore:
                 artifact_type=_artifact_type(parsed),
             )
         )
-        return info
 
     def _check_references(self, name: str, parsed: Manifest | Index) -> None:
         missing: list[str] = []
@@ -255,6 +267,10 @@ class ManifestStore:
 
     def delete(self, name: str, reference: str) -> ManifestInfo:
         """Delete a tag, or a manifest by digest along with every tag pointing at it."""
+        with self.locks.hold(name):
+            return self._delete(name, reference)
+
+    def _delete(self, name: str, reference: str) -> ManifestInfo:
         if is_tag(reference):
             digest = self.resolve_tag(name, reference)
             if digest is None:

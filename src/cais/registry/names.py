@@ -28,8 +28,17 @@ def is_tag(reference: str) -> bool:
 
 def check_tag(tag: str) -> str:
     if not is_tag(tag):
-        raise e.RegistryError(e.MANIFEST_INVALID, f"invalid tag {tag!r}", detail={"tag": tag})
+        raise e.RegistryError(
+            e.TAG_INVALID,
+            "invalid tag: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+            detail={"tag": tag},
+        )
     return tag
+
+
+def looks_like_digest(reference: str) -> bool:
+    """Whether a manifest reference is meant as a digest (a tag never holds ``:``)."""
+    return ":" in reference
 
 
 def parse_digest(value: str) -> Digest:

@@ -16,7 +16,14 @@ from cais.registry import errors as e
 from cais.registry import paths
 from cais.registry.blobs import BlobInfo, BlobStore, BlobUpload, UploadStatus
 from cais.registry.hooks import NoHooks, RegistryHooks
-from cais.registry.locks import CommitLock, FileCommitLock, ThreadCommitLock
+from cais.registry.locks import (
+    CommitLock,
+    FileCommitLock,
+    FileRepositoryLock,
+    RepositoryLock,
+    ThreadCommitLock,
+    ThreadRepositoryLock,
+)
 from cais.registry.manifests import ManifestInfo, ManifestStore, Referrer
 from cais.registry.names import check_name
 from cais.registry.storage import FilesystemDriver, PathNotFoundError, Reader, StorageDriver
@@ -48,6 +55,12 @@ def default_lock(driver: StorageDriver) -> CommitLock:
     return ThreadCommitLock()
 
 
+def default_repository_lock(driver: StorageDriver) -> RepositoryLock:
+    if isinstance(driver, FilesystemDriver):
+        return FileRepositoryLock(driver.root / ".locks")
+    return ThreadRepositoryLock()
+
+
 class Registry:
     """Everything an OCI Distribution registry stores, by repository name."""
 
@@ -65,8 +78,14 @@ class Registry:
         self.lock = lock or default_lock(driver)
         self.allow_delete = allow_delete
         self.clock = clock
+        self.repository_lock = default_repository_lock(driver)
         self.blobs = BlobStore(driver, self.lock, clock=clock)
-        self.manifests = ManifestStore(self.blobs, self.hooks)
+        self.manifests = ManifestStore(self.blobs, self.hooks, self.repository_lock)
+
+    def hold(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """Exclusive hold on ``name``'s tags (re-entrant): for a caller whose own check
+        must stay true until its write, as ECR's PutImage checks before it stores."""
+        return self.repository_lock.hold(name)
 
     def _check_delete(self) -> None:
         if not self.allow_delete:

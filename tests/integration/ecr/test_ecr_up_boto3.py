@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from ecr_up import CONFIG, Up, manifest_for, start, tiny_tar
+from ecr_up import CONFIG, REGION, Up, manifest_for, start, tiny_tar
+
+from cais.aws import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY
 
 LIFECYCLE = json.dumps(
     {
@@ -186,16 +191,24 @@ def test_bad_input_gets_the_aws_error_and_changes_nothing(up: Up) -> None:
         code, message, _ = error_of(call, **params)
         assert code == expected, (expected, message)
         assert up.rows() == before, f"{expected} changed storage"
-    # an operation the endpoint does not know
+    # an operation the endpoint does not know, signed as boto3 would sign it
+    headers = {
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.Teleport",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    signed = AWSRequest(method="POST", url=up.url + "/", data=b"{}", headers=headers)
+    creds = Credentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY)
+    SigV4Auth(creds, "ecr", REGION).add_auth(signed)
     request = urllib.request.Request(
-        up.url,
+        up.url + "/",
         data=b"{}",
         method="POST",
-        headers={"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.Teleport"},
+        headers={k: str(v) for k, v in signed.headers.items()},
     )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=10)
-    assert info.value.code in (400, 403)
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["__type"] == "UnknownOperationException"
     assert up.rows() == before
 
 

@@ -92,14 +92,16 @@ class Trusting:
 
 
 class World:
-    """ECR with its registry in memory, its records in ``tmp``'s database."""
+    """ECR with its registry in memory (or on ``driver``), its records in ``tmp``'s database."""
 
-    def __init__(self, tmp: Path, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, tmp: Path, *, clock: Clock | None = None, driver: StorageDriver | None = None
+    ) -> None:
         self.clock = clock or Clock()
         self.db = Database(tmp / "cais.db")
         self.keys = CredentialStore(self.db)
         self.keys.ensure_default()
-        self.driver: StorageDriver = MemoryDriver()
+        self.driver: StorageDriver = driver or MemoryDriver()
         self.ecr: Ecr = open_ecr(
             self.db, self.driver, registry_host="localhost:2247", keys=self.keys, clock=self.clock
         )

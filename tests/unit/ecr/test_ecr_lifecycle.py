@@ -152,6 +152,13 @@ UNTAGGED_1 = {"tagStatus": "untagged", "countType": "imageCountMoreThan", "count
             policy(rule(1, "untagged", count=1), rule(5, "untagged", count=3)),
             "only one rule may select untagged images; rulePriority 1 and 5 both do",
         ),
+        (
+            policy(
+                rule(3, "tagged", count=1, prefixes=["v"]),
+                rule(1, "tagged", count=5, prefixes=["rel", "v"]),
+            ),
+            'tag prefix "v" must be unique across rules; rulePriority 1 and 3 both list it',
+        ),
     ],
 )
 def test_malformed_policies_are_refused_naming_the_problem(text: str, problem: str) -> None:

@@ -8,7 +8,15 @@ import os
 import pytest
 
 from cais.oci import mediatypes as mt
-from registry.registry_harness import Harness, digest_of, error_code, make_image, rel, serve
+from registry.registry_harness import (
+    Harness,
+    Image,
+    digest_of,
+    error_code,
+    make_image,
+    rel,
+    serve,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,6 +77,61 @@ async def test_docker_schema2_and_manifest_list(harness: Harness) -> None:
     )
     assert got.headers["Content-Type"] == mt.DOCKER_MANIFEST_LIST
     assert await got.read() == index
+
+
+async def put_list(harness: Harness, tag: str, entries: list[tuple[Image, str]]) -> bytes:
+    """A Docker manifest list of (image, architecture) entries on linux, pushed as ``tag``."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST_LIST,
+        "manifests": [
+            {
+                "mediaType": mt.DOCKER_MANIFEST,
+                "digest": str(image.digest),
+                "size": len(image.manifest),
+                "platform": {"architecture": arch, "os": "linux"},
+            }
+            for image, arch in entries
+        ],
+    }
+    data = json.dumps(doc).encode()
+    resp = await harness.client.put(
+        f"/v2/l/manifests/{tag}", data=data, headers={"Content-Type": mt.DOCKER_MANIFEST_LIST}
+    )
+    assert resp.status == 201, await resp.text()
+    return data
+
+
+async def test_a_list_by_tag_serves_its_amd64_image_to_clients_without_list_support(
+    harness: Harness,
+) -> None:
+    arm = await harness.push_image("l", "arm", make_image(media_type=mt.DOCKER_MANIFEST))
+    amd = await harness.push_image("l", "amd", make_image(media_type=mt.DOCKER_MANIFEST))
+    listed = await put_list(harness, "multi", [(arm, "arm64"), (amd, "amd64")])
+    await put_list(harness, "armonly", [(arm, "arm64")])
+    old_client = {"Accept": mt.DOCKER_MANIFEST}
+
+    got = await harness.client.get("/v2/l/manifests/multi", headers=old_client)
+    assert got.status == 200
+    assert got.headers["Content-Type"] == mt.DOCKER_MANIFEST
+    assert got.headers["Docker-Content-Digest"] == str(amd.digest)
+    assert await got.read() == amd.manifest
+    head = await harness.client.head("/v2/l/manifests/multi", headers=old_client)
+    assert head.status == 200
+    assert head.headers["Docker-Content-Digest"] == str(amd.digest)
+    assert head.headers["Content-Length"] == str(len(amd.manifest))
+
+    none = await harness.client.get("/v2/l/manifests/armonly", headers=old_client)
+    assert (none.status, await error_code(none)) == (404, "MANIFEST_UNKNOWN")
+    oci_only = await harness.client.get(
+        "/v2/l/manifests/multi", headers={"Accept": mt.OCI_MANIFEST}
+    )
+    assert (oci_only.status, await error_code(oci_only)) == (404, "MANIFEST_UNKNOWN")
+
+    new_client = {"Accept": f"{mt.DOCKER_MANIFEST}, {mt.DOCKER_MANIFEST_LIST}"}
+    whole = await harness.client.get("/v2/l/manifests/multi", headers=new_client)
+    assert whole.headers["Content-Type"] == mt.DOCKER_MANIFEST_LIST
+    assert await whole.read() == listed
 
 
 async def test_accept_negotiation_refuses_types_the_client_cannot_read(harness: Harness) -> None:
@@ -165,6 +228,19 @@ async def test_wrong_digest_reference_is_digest_invalid(harness: Harness) -> Non
         headers={"Content-Type": mt.OCI_MANIFEST},
     )
     assert (resp.status, await error_code(resp)) == (400, "DIGEST_INVALID")
+    assert harness.snapshot() == before
+
+
+@pytest.mark.parametrize("tag", ["a" * 200, "v1%21", ".hidden", "-dash", "a+b"])
+async def test_put_with_an_invalid_tag_is_tag_invalid(harness: Harness, tag: str) -> None:
+    image = make_image()
+    await harness.push_blob("w", image.config)
+    await harness.push_blob("w", image.layers[0])
+    before = harness.snapshot()
+    resp = await harness.client.put(
+        f"/v2/w/manifests/{tag}", data=image.manifest, headers={"Content-Type": mt.OCI_MANIFEST}
+    )
+    assert (resp.status, await error_code(resp)) == (400, "TAG_INVALID")
     assert harness.snapshot() == before
 
 

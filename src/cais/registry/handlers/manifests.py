@@ -7,11 +7,15 @@ import json
 from aiohttp import web
 
 from cais.oci import mediatypes as mt
+from cais.oci.digest import Digest
+from cais.oci.manifest import Index, ManifestError, parse_manifest
 from cais.registry import errors as e
 from cais.registry import urls
 from cais.registry.handlers.common import RequestContext
 from cais.registry.manifests import MANIFEST_TYPES, MAX_MANIFEST_SIZE, ManifestInfo
-from cais.registry.names import parse_digest
+from cais.registry.names import is_tag, parse_digest
+
+DEFAULT_PLATFORM = ("linux", "amd64")  # what distribution serves from a list to old clients
 
 _NOT_ACCEPTED = {
     mt.OCI_INDEX: "OCI index found, but accept header does not support OCI indexes",
@@ -38,14 +42,56 @@ def accepted_types(headers: list[str]) -> set[str] | None:
     return wanted
 
 
-def _check_accept(ctx: RequestContext, info: ManifestInfo) -> None:
-    wanted = accepted_types(ctx.request.headers.getall("Accept", []))
+def _check_accept(wanted: set[str] | None, info: ManifestInfo) -> None:
     if wanted is not None and info.media_type not in wanted:
         raise e.RegistryError(
             e.MANIFEST_UNKNOWN,
             _NOT_ACCEPTED.get(info.media_type, "manifest type not accepted"),
             detail={"mediaType": info.media_type},
         )
+
+
+def _default_image(data: bytes) -> Digest:
+    """The linux/amd64 entry of a manifest list; MANIFEST_UNKNOWN when it has none."""
+    try:
+        parsed = parse_manifest(data, mt.DOCKER_MANIFEST_LIST)
+    except ManifestError:
+        parsed = None
+    if isinstance(parsed, Index):
+        for entry in parsed.manifests:
+            platform = entry.platform
+            if platform is not None and (platform.os, platform.architecture) == DEFAULT_PLATFORM:
+                return entry.digest
+    raise e.RegistryError(
+        e.MANIFEST_UNKNOWN,
+        "manifest list has no linux/amd64 image, and the accept header does not support lists",
+    )
+
+
+async def _negotiate(ctx: RequestContext, *, body: bool) -> tuple[ManifestInfo, bytes | None]:
+    """The manifest a GET or HEAD serves. A client that cannot read manifest lists asking
+    by tag for one gets its linux/amd64 image instead, as distribution does for old
+    clients (an image it cannot read either is refused: there is no schema1 rewriting); by
+    digest it must get what the digest names, so the type check refuses."""
+    reference = ctx.params["reference"]
+    wanted = accepted_types(ctx.request.headers.getall("Accept", []))
+    data: bytes | None = None
+    if body:
+        info, data = await ctx.run(ctx.registry.get_manifest, ctx.name, reference)
+    else:
+        info = await ctx.run(ctx.registry.stat_manifest, ctx.name, reference)
+    if (
+        wanted is not None
+        and info.media_type == mt.DOCKER_MANIFEST_LIST
+        and mt.DOCKER_MANIFEST_LIST not in wanted
+        and is_tag(reference)
+    ):
+        if data is None:  # a HEAD: the list's entries are needed after all
+            data = (await ctx.run(ctx.registry.get_manifest, ctx.name, reference))[1]
+        child = str(_default_image(data))
+        info, data = await ctx.run(ctx.registry.get_manifest, ctx.name, child)
+    _check_accept(wanted, info)
+    return info, data
 
 
 def _headers(info: ManifestInfo) -> dict[str, str]:
@@ -57,16 +103,14 @@ def _headers(info: ManifestInfo) -> dict[str, str]:
 
 
 async def head_manifest(ctx: RequestContext) -> web.StreamResponse:
-    info = await ctx.run(ctx.registry.stat_manifest, ctx.name, ctx.params["reference"])
-    _check_accept(ctx, info)
+    info, _ = await _negotiate(ctx, body=False)
     headers = _headers(info)
     headers["Content-Length"] = str(info.size)
     return web.Response(headers=headers)
 
 
 async def get_manifest(ctx: RequestContext) -> web.StreamResponse:
-    info, data = await ctx.run(ctx.registry.get_manifest, ctx.name, ctx.params["reference"])
-    _check_accept(ctx, info)
+    info, data = await _negotiate(ctx, body=True)
     return web.Response(body=data, headers=_headers(info))
 
 
