@@ -405,6 +405,7 @@ class _Build:
                 lexer=self.lexer,
             )
             self.used.update(applied.used_args)
+            # keyed on the definition: a value counts where used (RUN's args, expanded text)
             inputs = StepInputs("ARG", applied.history)
             return self._config_step(
                 number, image, applied.state, history=applied.history, key=key, inputs=inputs
