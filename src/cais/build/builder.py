@@ -101,7 +101,7 @@ class BuildOptions:
     target: str = ""
     no_cache: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
-    network: str = "none"  # RUN's network unless it asks: none, host, bridge or a name
+    network: str = "bridge"  # RUN's network unless it asks: bridge (as Docker), none, host, a name
     pull: str = "missing"  # base images: missing (pull when absent), always, never
 
 
