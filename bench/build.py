@@ -7,7 +7,8 @@ round so that both see the same machine; medians of several rounds; ratio = cais
 
 Run: ``.venv/bin/python -m bench build`` or ``.venv/bin/python -m bench.build [--runs N]
 [--isolation chroot|oci]`` (chroot, buildah's fastest, runs RUN on the host network; cais
-runs it on none, its default).
+runs it with ``--network none``, as buildah's oci isolation here: no bridge is left behind
+when a fresh round removes the root).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ FILES_PER_DIR = 50
 DIRS = 10
 FILE_SIZE = 100 * 1024
 CHANGED = Path("src/d3/f7.bin")
+# RUN without a network, as buildah's oci isolation here (the default bridge would outlive
+# a round's root)
+NO_NETWORK = ("--network", "none")
 
 
 def make_context(path: Path) -> None:
@@ -69,12 +73,12 @@ class Cais:
         run([CAIS, "image", "bootstrap", "busybox"], env=self.env)
 
     def build(self, context: Path) -> None:
-        run([CAIS, "build", "-q", "-t", "bench/app", str(context)], env=self.env)
+        run([CAIS, "build", "-q", *NO_NETWORK, "-t", "bench/app", str(context)], env=self.env)
 
     def steps(self, context: Path) -> list[tuple[str, str]]:
         """(step, time or CACHED) from one build's plain progress."""
         proc = subprocess.run(
-            [CAIS, "build", "--progress=plain", "-t", "bench/app", str(context)],
+            [CAIS, "build", "--progress=plain", *NO_NETWORK, "-t", "bench/app", str(context)],
             env=self.env,
             capture_output=True,
             text=True,

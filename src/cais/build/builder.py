@@ -101,7 +101,7 @@ class BuildOptions:
     target: str = ""
     no_cache: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
-    network: str = "none"  # RUN's network unless it asks: none, host, bridge or a name
+    network: str = "bridge"  # RUN's network unless it asks: bridge (as Docker), none, host, a name
     pull: str = "missing"  # base images: missing (pull when absent), always, never
 
 
@@ -405,6 +405,7 @@ class _Build:
                 lexer=self.lexer,
             )
             self.used.update(applied.used_args)
+            # keyed on the definition: a value counts where used (RUN's args, expanded text)
             inputs = StepInputs("ARG", applied.history)
             return self._config_step(
                 number, image, applied.state, history=applied.history, key=key, inputs=inputs

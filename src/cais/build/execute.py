@@ -1,7 +1,8 @@
 """Running build steps (Linux): RUN in a real container, COPY/ADD/WORKDIR in a mount.
 
 A RUN is an ordinary cais container made from the step's parent image with the stage's
-environment, working directory, user and shell, on no network unless asked; its output
+environment, working directory, user and shell, on the default bridge network unless the
+build says otherwise (as Docker's and buildah's RUN; released when the step ends); its output
 is streamed from conmon while it runs. What it changed is the container's read/write
 layer, which becomes the step's layer — minus the empty files and directories the OCI
 runtime had to create as mount points (``/etc/hosts`` on an image without one).

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from cais.build import instructions as ins
-from cais.build.words import Lexer
+from cais.build.words import Lexer, WordError
 from cais.errors import InvalidArgumentError
 from cais.oci.config import ContainerConfig, HealthConfig
 from cais.oci.platform import Platform
@@ -174,23 +174,37 @@ def apply_arg(
     global_args: Mapping[str, str],
     lexer: Lexer,
 ) -> Applied:
-    """ARG: a value from ``--build-arg``, else the default, else the global ARG's value."""
+    """ARG: a value from ``--build-arg``, else the default, else the global ARG's value.
+
+    The history line (and so the step's cache key) is the definition, the default expanded
+    as Docker's builder does, never the ``--build-arg`` value: a changed value misses where
+    it is first used (RUN, or text that expands it), not at the ARG itself.
+    """
     parts = []
     used = set()
     for definition in arg.args:
         name = definition.name
         used.add(name)
+        env = state.environment()
+        default: str | None = None
+        if definition.default is not None:
+            try:
+                default = lexer.word(definition.default, env)
+            except WordError:
+                if name not in build_args:
+                    raise
+                default = definition.default  # unused: the build arg replaces it
         value: str | None
         if name in build_args:
             value = build_args[name]
-        elif definition.default is not None:
-            value = lexer.word(definition.default, state.environment())
+        elif default is not None:
+            value = default
         else:
             value = global_args.get(name)
         if value is not None:
             state = state.with_env(name, value)
         state = replace(state, args=(*[a for a in state.args if a[0] != name], (name, value)))
-        parts.append(name if value is None else f"{name}={value}")
+        parts.append(name if default is None else f"{name}={default}")
     return Applied(state, "ARG " + " ".join(parts), frozenset(used))
 
 

@@ -41,8 +41,9 @@ def _build(ctx: Context, argv: list[str]) -> int:
     a("--label", action="append", default=[], help="Set metadata for an image (K=V)")
     a(
         "--network",
-        default="none",
-        help="Network of RUN instructions: none (default), host, bridge or a network's name",
+        default="default",
+        help="Network of RUN instructions: default (the bridge, as cais run), none, host "
+        "or a network's name",
     )
     a(
         "--progress",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cais.errors import CaisError
@@ -24,6 +24,8 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MNT_DETACH = 0x2
 _MAX_DATA = 4000
+# overlay options an old kernel may not know; dropped, in this order, if it refuses them
+_OPTIONAL_OVERLAY = ("metacopy=off", "redirect_dir=off")
 
 _FLAGS = {
     "ro": MS_RDONLY,
@@ -43,19 +45,40 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _in_child(action: str, func: object) -> None:
-    """Run ``func`` (returns 0 or an errno) in a forked child; raise with the errno's text."""
+def _child(func: Callable[[], int]) -> int:
+    """Run ``func`` (returns 0 or an errno) in a forked child; its result."""
     pid = os.fork()
     if pid == 0:  # child: no Python-level cleanup, just the syscall
         code = 1
         try:
-            code = func()  # type: ignore[operator]
+            code = func()
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _raise(action: str, code: int) -> None:
     if code != 0:
         raise MountError(f"{action}: {os.strerror(code) if code > 0 else 'failed'}")
+
+
+def _in_child(action: str, func: Callable[[], int]) -> None:
+    _raise(action, _child(func))
+
+
+def overlay_attempts(data: list[str]) -> list[list[str]]:
+    """The option lists to try for an overlay mount, best first.
+
+    ``metacopy=off`` and ``redirect_dir=off`` keep an upper directory a plain diff (no
+    metadata-only copies, no renamed directories pointing into a lower). A kernel that
+    refuses them (EINVAL) predates the feature, so it is safe to mount without them.
+    """
+    attempts = [data]
+    for option in _OPTIONAL_OVERLAY:
+        if option in attempts[-1]:
+            attempts.append([o for o in attempts[-1] if o != option])
+    return attempts
 
 
 def mount(mounts: Sequence[Mount], target: Path) -> None:
@@ -71,41 +94,62 @@ def mount(mounts: Sequence[Mount], target: Path) -> None:
             elif opt != "rw":
                 data.append(opt)
         fstype = None if flags & MS_BIND else m.type
-        chdir = None
-        text = ",".join(data)
-        if m.type == "overlay" and len(text) > _MAX_DATA:
-            chdir, text = _shorten(data)
         readonly_bind = bool(flags & MS_BIND and flags & MS_RDONLY)
-
-        def call(
-            m: Mount = m,
-            *,
-            flags: int = flags,
-            fstype: str | None = fstype,
-            text: str = text,
-            chdir: str | None = chdir,
-            readonly_bind: bool = readonly_bind,
-        ) -> int:
-            if chdir:
-                os.chdir(chdir)
-            rc = libc.mount(
-                m.source.encode(),
-                str(target).encode(),
-                fstype.encode() if fstype else None,
-                flags,
-                text.encode() if text else None,
+        attempts = overlay_attempts(data) if m.type == "overlay" else [data]
+        code = 0
+        for options in attempts:
+            code = _child(
+                _mount_call(
+                    libc,
+                    m,
+                    target,
+                    flags=flags,
+                    fstype=fstype,
+                    options=options,
+                    readonly_bind=readonly_bind,
+                )
             )
+            if code != errno.EINVAL:
+                break
+        _raise(f"mount {m.type} at {target}", code)
+
+
+def _mount_call(
+    libc: ctypes.CDLL,
+    m: Mount,
+    target: Path,
+    *,
+    flags: int,
+    fstype: str | None,
+    options: list[str],
+    readonly_bind: bool,
+) -> Callable[[], int]:
+    """The mount(2) call (and a read-only remount of a bind) for a forked child."""
+    chdir = None
+    text = ",".join(options)
+    if m.type == "overlay" and len(text) > _MAX_DATA:
+        chdir, text = _shorten(options)
+
+    def call() -> int:
+        if chdir:
+            os.chdir(chdir)
+        rc = libc.mount(
+            m.source.encode(),
+            str(target).encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            text.encode() if text else None,
+        )
+        if rc != 0:
+            return int(ctypes.get_errno())
+        if readonly_bind:
+            remount = MS_BIND | MS_REMOUNT | MS_RDONLY
+            rc = libc.mount(None, str(target).encode(), None, remount, None)
             if rc != 0:
                 return int(ctypes.get_errno())
-            if readonly_bind:
-                rc = libc.mount(
-                    None, str(target).encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY, None
-                )
-                if rc != 0:
-                    return int(ctypes.get_errno())
-            return 0
+        return 0
 
-        _in_child(f"mount {m.type} at {target}", call)
+    return call
 
 
 def _shorten(options: list[str]) -> tuple[str, str]:

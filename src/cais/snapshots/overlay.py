@@ -141,7 +141,11 @@ class OverlaySnapshotter:
                 "overlay",
                 "overlay",
                 (
+                    # the upper must stay a plain diff: layers/diff.py reads it as one and
+                    # skips trusted.overlay.* (a host may default metacopy/redirect_dir on)
                     "index=off",
+                    "metacopy=off",
+                    "redirect_dir=off",
                     "lowerdir=" + ":".join(lowers),
                     f"upperdir={path / 'fs'}",
                     f"workdir={path / 'work'}",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import tarfile
 from pathlib import Path
 
+from cais.engine import Engine
+from cais.settings import Settings
 from helpers import Cli
 
 DOCKERFILE = 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /hi\nCMD ["cat", "/hi"]\n'
@@ -84,20 +88,55 @@ def test_errors_exit_non_zero_and_name_the_line(ccli: Cli, tmp_path: Path) -> No
     assert missing.code == 125 and "not found" in missing.err
 
 
+def _output(*argv: str) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def _net_state(settings: Settings) -> dict[str, list[str]]:
+    """What a RUN's network could leave on the host: namespaces under the run root, veths
+    on the default bridge, address leases, firewall rules naming its subnet."""
+    engine = Engine(settings)
+    try:
+        network = engine.networks.default()
+        leases = engine.networks.ipam_dir / network.name
+        prefix = network.subnet.rsplit(".", 1)[0] + "."
+        netns_dir = settings.runroot / "netns"
+        links = _output("ip", "-o", "link")
+        rules = _output("iptables-save")
+        return {
+            "netns": sorted(os.listdir(netns_dir)) if netns_dir.exists() else [],
+            "veths": [ln for ln in links.splitlines() if f"master {network.bridge} " in ln],
+            "leases": sorted(p.name for p in leases.glob("[0-9]*")) if leases.exists() else [],
+            "rules": sorted(ln for ln in rules.splitlines() if prefix in ln),
+            "subnet": [network.subnet],
+        }
+    finally:
+        engine.close()
+
+
 def test_network_modes(ccli: Cli, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
-        "FROM busybox\nRUN ip -o link | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | sort > /links\n"
+        "FROM busybox\nRUN ip -o addr | awk '$3 == \"inet\" {print $2, $4}' | sort > /addrs\n"
     )
 
-    def links(*flags: str) -> list[str]:
+    def addresses(*flags: str) -> dict[str, str]:
         image = ccli("build", "-q", *flags, str(tmp_path)).out.strip()
-        return ccli("run", "--rm", "--network", "none", image, "cat", "/links").out.split()
+        out = ccli("run", "--rm", "--network", "none", image, "cat", "/addrs").out
+        return dict(line.split() for line in out.splitlines())
 
-    assert links() == ["lo"]  # no network unless asked
-    assert links("--network", "bridge") == ["eth0", "lo"]
-    assert len(links("--network", "host")) > 1
+    ccli("run", "--rm", "busybox", "true")  # the default network exists before the build
+    before = _net_state(ccli.settings)
+    # RUN is on the default bridge network, as Docker's and buildah's (and cais run's)
+    default = addresses()
+    assert sorted(default) == ["eth0", "lo"]
+    assert default["eth0"].startswith(before["subnet"][0].rsplit(".", 1)[0] + ".")
+    assert _net_state(ccli.settings) == before  # given back when the step ended
+    assert sorted(addresses("--network", "none")) == ["lo"]
+    assert sorted(addresses("--no-cache", "--network", "bridge")) == ["eth0", "lo"]
+    assert len(addresses("--network", "host")) > 1
     ccli("network", "create", "build-net")
-    assert links("--network", "build-net") == ["eth0", "lo"]
+    assert sorted(addresses("--network", "build-net")) == ["eth0", "lo"]
+    assert _net_state(ccli.settings) == before
     missing = ccli("build", "--network", "nope", str(tmp_path), check=False)
     assert missing.code == 125 and "network 'nope' not found" in missing.err
 

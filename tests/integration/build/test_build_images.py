@@ -96,15 +96,44 @@ def test_changed_mode_misses(kit: BuildKit) -> None:
     assert states['ENV APP_HOME=/srv/app GREETING="hello world"'] == "CACHED"
 
 
-def test_changed_build_arg_misses(kit: BuildKit, run_image: Callable[..., str]) -> None:
-    kit(APP, APP_FILES)
-    second = kit(APP, build_args={"VERSION": "2"}, tags=("app:2",))
-    states = step_states(second)
-    assert states["ARG VERSION=1"] == "DONE"
-    assert states['RUN echo "version $VERSION" > version && echo built'] == "DONE"
-    assert run_image("app:2") == "version 2\n"
+ARG_USE = """\
+FROM busybox
+ARG V
+COPY f /f
+ENV E=static
+RUN echo "v=$V" > /v
+"""
+
+
+def test_changed_build_arg_misses_where_first_used(
+    kit: BuildKit, run_image: Callable[..., str]
+) -> None:
+    kit(ARG_USE, {"f": "data\n"}, build_args={"V": "1"})
+    second = kit(ARG_USE, build_args={"V": "2"}, tags=("arg:2",))
+    assert step_states(second) == {
+        "ARG V": "CACHED",
+        "COPY f /f": "CACHED",
+        "ENV E=static": "CACHED",
+        'RUN echo "v=$V" > /v': "DONE",  # RUN sees every ARG in scope
+    }
+    assert run_image("arg:2", "cat", "/v") == "v=2\n"
+    history = [h.created_by for h in second.image.config.history[1:]]
+    assert history[0] == "ARG V" and history[-1].startswith("RUN |1 V=2 ")
     # the same arguments again: a hit
-    assert set(step_states(kit(APP, build_args={"VERSION": "2"})).values()) == {"CACHED"}
+    assert set(step_states(kit(ARG_USE, build_args={"V": "2"})).values()) == {"CACHED"}
+
+
+def test_changed_build_arg_misses_a_step_that_expands_it(kit: BuildKit) -> None:
+    dockerfile = "FROM busybox\nARG V=1\nENV E=static\nLABEL v=$V\nWORKDIR /w\n"
+    kit(dockerfile)
+    second = kit(dockerfile, build_args={"V": "2"})
+    assert step_states(second) == {
+        "ARG V=1": "CACHED",
+        "ENV E=static": "CACHED",
+        "LABEL v=$V": "DONE",
+        "WORKDIR /w": "DONE",
+    }
+    assert second.image.config.config.labels["v"] == "2"
 
 
 def test_changed_earlier_step_misses_every_later_step(kit: BuildKit) -> None:

@@ -160,3 +160,22 @@ def test_run_environment_includes_proxies_but_history_does_not() -> None:
     assert state.visible_args() == (("A", "1"),)
     env = state.run_env({"HTTP_PROXY": "http://proxy:3128"})
     assert "HTTP_PROXY=http://proxy:3128" in env and "A=1" in env
+
+
+def test_arg_history_is_the_definition_not_the_build_arg_value() -> None:
+    (arg,) = steps("ARG A=default\n")
+    assert isinstance(arg, ins.Arg)
+    # the value counts where it is used (RUN's args), so the ARG step itself stays cached
+    overridden = apply_arg(fresh(), arg, build_args={"A": "cli"}, global_args={}, lexer=LEX)
+    assert overridden.history == "ARG A=default"
+    assert overridden.state.environment()["A"] == "cli"
+    (bare,) = steps("ARG B\n")
+    assert isinstance(bare, ins.Arg)
+    assert apply_arg(fresh(), bare, build_args={"B": "x"}, global_args={}, lexer=LEX).history == (
+        "ARG B"
+    )
+    # a default that could not expand does not matter when a build arg replaces it
+    (strict,) = steps("ARG C=${UNSET:?required}\n")
+    assert isinstance(strict, ins.Arg)
+    applied = apply_arg(fresh(), strict, build_args={"C": "given"}, global_args={}, lexer=LEX)
+    assert applied.state.environment()["C"] == "given"
