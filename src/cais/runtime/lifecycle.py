@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 STOP_POLL = 0.01
 RESTART_BACKOFF_MAX = 60.0
+MONITOR_RECHECK = 1.0  # seconds between checks that the monitor runs, per service
 
 
 class ContainerNotRunningError(ConflictError):
@@ -70,6 +71,19 @@ class ContainerNotRunningError(ConflictError):
 
 def snapshot_key(cid: str) -> str:
     return f"container-{cid}"
+
+
+def needs_monitor(container: Container) -> bool:
+    """Whether something must act for ``container`` while no command runs: restart it,
+    probe its health, or remove it (``--rm``) once it exits."""
+    cfg, state = container.config, container.state
+    if state.status == RESTARTING:
+        return True
+    if state.status == EXITED:
+        return cfg.auto_remove
+    if state.status in (RUNNING, PAUSED):
+        return cfg.auto_remove or cfg.restart.name != "no" or state.health is not None
+    return False
 
 
 class ContainerService:
@@ -91,6 +105,9 @@ class ContainerService:
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
         self._host_ready = False
+        # the monitor turns this off for itself; others check at most every MONITOR_RECHECK
+        self.watch_monitor = True
+        self._monitor_checked = -MONITOR_RECHECK
         # hooks the network room fills in (see Engine.containers)
         self.on_create: Callable[[Container], None] = lambda c: None
         self.on_remove: Callable[[Container], None] = lambda c: None
@@ -343,7 +360,17 @@ class ContainerService:
     # exits
 
     def refresh(self, container: Container) -> Container:
-        """Bring a container's record up to date if it exited while nobody was looking."""
+        """Bring a container's record up to date if it exited while nobody was looking, and
+        start the monitor again if it should watch the container but died (kill -9, OOM)."""
+        fresh = self._refresh(container)
+        if self.watch_monitor and needs_monitor(fresh):
+            now = time.monotonic()
+            if now - self._monitor_checked >= MONITOR_RECHECK:
+                self._monitor_checked = now
+                self.ensure_monitor()
+        return fresh
+
+    def _refresh(self, container: Container) -> Container:
         if container.state.status not in (RUNNING, PAUSED):
             return container
         paths = self.paths(container.id)

@@ -143,12 +143,22 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_term)
     engine = Engine(settings)
     service = engine.containers
+    service.watch_monitor = False
     watch = DirectoryWatch(settings.runroot / "exits")
     schedule = _Schedule()
     idle_since: float | None = None
     while not stopping:
         now = time.time()
         live = service.store.with_status(RUNNING, PAUSED, RESTARTING)
+        # --rm containers whose exit a command recorded first (the monitor was busy or dead)
+        leftovers = [c for c in service.store.with_status(EXITED) if c.config.auto_remove]
+        for container in leftovers:
+            if _attached(service.bundle(container.id)):
+                continue  # the attached CLI removes it
+            try:
+                service.remove(container.id, force=True, volumes=True)
+            except CaisError as exc:
+                print(f"monitor: {container.id[:12]}: {exc}", file=sys.stderr, flush=True)
         for container in live:
             try:
                 if container.state.status in (RUNNING, PAUSED):
