@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cais.errors import CaisError
 from cais.settings import Settings
 
 if TYPE_CHECKING:
+    from cais.runtime.health import ProbeThread
     from cais.runtime.lifecycle import ContainerService
     from cais.runtime.model import Container, ContainerState
 
@@ -96,6 +98,26 @@ def stop(settings: Settings, timeout: float = 10.0) -> None:
 @dataclass
 class _Schedule:
     next_probe: dict[str, float] = field(default_factory=dict)
+    in_flight: dict[str, ProbeThread] = field(default_factory=dict)
+
+    def busy(self, cid: str) -> bool:
+        probe = self.in_flight.get(cid)
+        if probe is not None and not probe.is_alive():
+            del self.in_flight[cid]
+            probe = None
+        return probe is not None
+
+    def next_due(self) -> float | None:
+        """When the next probe is due, leaving out containers whose probe still runs."""
+        due = [t for cid, t in self.next_probe.items() if not self.busy(cid)]
+        return min(due) if due else None
+
+    def cancel(self) -> None:
+        for probe in self.in_flight.values():
+            probe.cancel()
+        for probe in self.in_flight.values():
+            probe.join(5.0)
+        self.in_flight.clear()
 
 
 def _attached(bundle: Path) -> bool:
@@ -121,7 +143,6 @@ def restart_delay(restart_count: int) -> float:
 
 def run(settings: Settings) -> int:
     from cais.engine import Engine
-    from cais.errors import CaisError
     from cais.runtime.inotify import DirectoryWatch
     from cais.runtime.model import EXITED, PAUSED, RESTARTING, RUNNING
 
@@ -179,9 +200,10 @@ def run(settings: Settings) -> int:
             idle_since = now
         elif now - idle_since > IDLE_EXIT:
             break
-        due = list(schedule.next_probe.values())
-        timeout = RESCAN if not due else max(0.0, min(RESCAN, min(due) - time.time()))
+        due = schedule.next_due()
+        timeout = RESCAN if due is None else max(0.0, min(RESCAN, due - time.time()))
         watch.wait(timeout)
+    schedule.cancel()
     watch.close()
     engine.close()
     with contextlib.suppress(OSError):
@@ -214,11 +236,13 @@ def _maybe_restart(service: ContainerService, container: Container, now: float) 
 def _health(
     service: ContainerService, container: Container, schedule: _Schedule, now: float
 ) -> None:
+    """Start the container's probe if it is due and none of its probes is in flight; the
+    probe's thread records the result."""
     from cais.runtime.health import (
+        ProbeThread,
         exec_process,
         next_health,
         probe_args,
-        run_probe,
         stamp,
         write_process_file,
     )
@@ -227,7 +251,7 @@ def _health(
     check = container.config.healthcheck
     assert check is not None
     args = probe_args(check)
-    if args is None:
+    if args is None or schedule.busy(container.id):
         return
     due = schedule.next_probe.setdefault(container.id, container.state.started_at + check.interval)
     if now < due:
@@ -236,22 +260,39 @@ def _health(
     bundle = service.bundle(container.id)
     process = exec_process(container, args, rootfs=service.rootfs(container.id))
     path = write_process_file(bundle, process)
+    argv = service.runtime(container.config.runtime).exec_command(
+        container.id, Path(path), tty=False, detach=False
+    )
+    started = stamp()
+    run_started_at = container.state.started_at
+
+    def record(code: int, output: str) -> None:
+        result = HealthResult(started, stamp(), code, output)
+
+        def change(state: ContainerState) -> ContainerState:
+            if state.status != "running" or state.started_at != run_started_at:
+                return state  # it stopped or restarted while the probe ran
+            return replace(state, health=next_health(check, state, result))
+
+        try:
+            service.store.update_state(container.id, change)
+        except CaisError as exc:
+            print(f"monitor: {container.id[:12]}: {exc}", file=sys.stderr, flush=True)
+
+    def done(code: int, output: str) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        if not probe.cancelled:
+            record(code, output)
+
+    probe = ProbeThread(argv, check.timeout, done)
+    schedule.in_flight[container.id] = probe
     try:
-        started = stamp()
-        argv = service.runtime(container.config.runtime).exec_command(
-            container.id, Path(path), tty=False, detach=False
-        )
-        code, output = run_probe(argv, check.timeout)
-    finally:
+        probe.start()
+    except BaseException:
+        del schedule.in_flight[container.id]
         os.unlink(path)
-    result = HealthResult(started, stamp(), code, output)
-
-    def record(state: ContainerState) -> ContainerState:
-        if state.status != "running":
-            return state
-        return replace(state, health=next_health(check, state, result))
-
-    service.store.update_state(container.id, record)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
