@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,9 +49,10 @@ from cais.runtime.model import (
     Container,
     ContainerConfig,
     Health,
+    needs_monitor,
 )
 from cais.runtime.oci import CliRuntime, runtime_for
-from cais.runtime.specgen import ResolvedMount, build
+from cais.runtime.specgen import ResolvedMount, build, missing_seccomp
 from cais.runtime.store import ContainerStore, new_container
 from cais.settings import Settings
 
@@ -73,19 +75,6 @@ def snapshot_key(cid: str) -> str:
     return f"container-{cid}"
 
 
-def needs_monitor(container: Container) -> bool:
-    """Whether something must act for ``container`` while no command runs: restart it,
-    probe its health, or remove it (``--rm``) once it exits."""
-    cfg, state = container.config, container.state
-    if state.status == RESTARTING:
-        return True
-    if state.status == EXITED:
-        return cfg.auto_remove
-    if state.status in (RUNNING, PAUSED):
-        return cfg.auto_remove or cfg.restart.name != "no" or state.health is not None
-    return False
-
-
 class ContainerService:
     def __init__(
         self,
@@ -105,6 +94,7 @@ class ContainerService:
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
         self._host_ready = False
+        self._seccomp_warned = False  # the warning is shown once per process
         # the monitor turns this off for itself; others check at most every MONITOR_RECHECK
         self.watch_monitor = True
         self._monitor_checked = -MONITOR_RECHECK
@@ -237,6 +227,7 @@ class ContainerService:
             resolved = self._resolve_mounts(container, rootfs)
             netns = self.on_network_attach(container)
             files = self._write_files(container)
+            self._warn_seccomp(container)
             spec = build(
                 container,
                 rootfs=rootfs,
@@ -244,6 +235,7 @@ class ContainerService:
                 files=files,
                 netns=netns,
                 cgroup=self.settings.cgroup_of(cid),
+                seccomp_profile=self.settings.seccomp_profile,
             )
             atomic_write(bundle / "config.json", json.dumps(spec).encode(), durable=False)
             if runtime.knows(cid):
@@ -293,6 +285,15 @@ class ContainerService:
         )
         self.ensure_monitor()
         return started
+
+    def _warn_seccomp(self, container: Container) -> None:
+        if self._seccomp_warned:
+            return
+        warning = missing_seccomp(container, self.settings.seccomp_profile)
+        if warning is not None:
+            self._seccomp_warned = True
+            sys.stderr.write(warning + "\n")
+            sys.stderr.flush()
 
     def _resolve_mounts(self, container: Container, rootfs: Path) -> list[ResolvedMount]:
         out = []

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cais.errors import CaisError
-from cais.settings import Settings
+from cais.settings import DEFAULT_SECCOMP_PROFILE, Settings
 
 if TYPE_CHECKING:
     from cais.runtime.health import ProbeThread
@@ -69,6 +69,8 @@ def ensure_running(settings: Settings) -> None:
                 settings.runtime,
                 "--cgroup-parent",
                 settings.cgroup_parent,
+                "--seccomp-profile",
+                str(settings.seccomp_profile),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -301,9 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runroot", required=True)
     parser.add_argument("--runtime", default="crun")
     parser.add_argument("--cgroup-parent", default="cais")
+    parser.add_argument("--seccomp-profile", default=str(DEFAULT_SECCOMP_PROFILE))
     args = parser.parse_args(argv)
     settings = Settings.load(root=args.root, runroot=args.runroot, runtime=args.runtime)
-    return run(replace(settings, cgroup_parent=args.cgroup_parent))
+    return run(
+        replace(
+            settings,
+            cgroup_parent=args.cgroup_parent,
+            seccomp_profile=Path(args.seccomp_profile),
+        )
+    )
 
 
 if __name__ == "__main__":
