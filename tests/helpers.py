@@ -30,6 +30,7 @@ class Cli:
             "CAIS_ROOT": str(self.settings.root),
             "CAIS_RUNROOT": str(self.settings.runroot),
             "CAIS_CGROUP_PARENT": self.settings.cgroup_parent,
+            "CAIS_SECCOMP_PROFILE": str(self.settings.seccomp_profile),
         }
 
     def __call__(

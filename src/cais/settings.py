@@ -16,6 +16,8 @@ DEFAULT_ROOT = Path("/var/lib/cais")
 DEFAULT_RUNROOT = Path("/run/cais")
 DEFAULT_RUNTIME = "crun"
 DEFAULT_CGROUP_PARENT = "cais"
+# Docker's default seccomp profile as Debian ships it (package golang-github-containers-common)
+DEFAULT_SECCOMP_PROFILE = Path("/usr/share/containers/seccomp.json")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Settings:
     runroot: Path = DEFAULT_RUNROOT
     runtime: str = DEFAULT_RUNTIME
     cgroup_parent: str = DEFAULT_CGROUP_PARENT  # containers' cgroups: /<parent>/<id>
+    seccomp_profile: Path = DEFAULT_SECCOMP_PROFILE  # for containers without --security-opt
 
     @classmethod
     def load(
@@ -41,6 +44,7 @@ class Settings:
             runroot=Path(runroot or env.get("CAIS_RUNROOT") or DEFAULT_RUNROOT).absolute(),
             runtime=runtime or env.get("CAIS_RUNTIME") or DEFAULT_RUNTIME,
             cgroup_parent=env.get("CAIS_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT,
+            seccomp_profile=Path(env.get("CAIS_SECCOMP_PROFILE") or DEFAULT_SECCOMP_PROFILE),
         )
 
     def cgroup_of(self, container_id: str) -> str:

@@ -295,7 +295,7 @@ def _logs(ctx: Context, prog: str, argv: list[str]) -> int:
     from cais.runtime import logs
 
     service = ctx.engine.containers
-    container = service.store.resolve(args.container)
+    container = service.refresh(service.store.resolve(args.container))
     path = service.log_path(container.id)
     tail = None
     if args.tail != "all":

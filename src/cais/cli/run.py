@@ -91,7 +91,7 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
         )
     quota = period = None
     if args.cpus:
-        quota, period = flags.parse_cpus(args.cpus)
+        quota, period = flags.parse_cpus(args.cpus) or (None, None)
     if args.pids_limit is not None and args.pids_limit == 0:
         raise InvalidArgumentError("invalid --pids-limit 0: use -1 for unlimited")
     resources = Resources(

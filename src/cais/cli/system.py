@@ -85,6 +85,8 @@ def info_document(ctx: Context) -> dict[str, object]:
         ]
     runtimes = {name: tool_version(name) for name in ("crun", "runc")}
     images = engine.image_store.all()
+    profile = ctx.settings.seccomp_profile
+    seccomp = str(profile) if profile.exists() else "none"
     return {
         "ClientVersion": __version__,
         "Images": len(images),
@@ -99,6 +101,8 @@ def info_document(ctx: Context) -> dict[str, object]:
         "CgroupV1Controllers": list(layout.v1_controllers),
         "CgroupV2Controllers": list(layout.v2_controllers),
         "HostPreparation": actions or ["nothing needed"],
+        "SeccompProfile": seccomp,
+        "SecurityOptions": [f"name=seccomp,profile={profile}"] if seccomp != "none" else [],
         "KernelVersion": platform.release(),
         "OperatingSystem": os_release(),
         "Architecture": platform.machine(),
@@ -137,6 +141,8 @@ def _info(ctx: Context, prog: str, argv: list[str]) -> int:
         f" Default Runtime: {doc['DefaultRuntime']}",
         " Host Preparation: " + "; ".join(doc["HostPreparation"]),  # type: ignore[arg-type]
         f" Conmon: {doc['Conmon'] or 'not installed'}",
+        f" Seccomp Profile: {doc['SeccompProfile']}"
+        + ("" if doc["SeccompProfile"] != "none" else f" ({ctx.settings.seccomp_profile} missing)"),
         f" Kernel Version: {doc['KernelVersion']}",
         f" Operating System: {doc['OperatingSystem']}",
         f" Architecture: {doc['Architecture']}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from pathlib import Path
@@ -32,8 +33,10 @@ def parse_memory(value: str, flag: str = "-m, --memory") -> int:
     return size
 
 
-def parse_cpus(value: str) -> tuple[int, int]:
-    """``--cpus 1.5`` → (quota, period) in microseconds."""
+def parse_cpus(value: str, available: int | None = None) -> tuple[int, int] | None:
+    """``--cpus 1.5`` → (quota, period) in microseconds; ``0`` means no limit (as Docker).
+
+    ``available`` is the number of CPUs this process may run on (the host's by default)."""
     try:
         cpus = float(value)
     except ValueError:
@@ -41,10 +44,12 @@ def parse_cpus(value: str) -> tuple[int, int]:
             f'invalid argument "{value}" for "--cpus" flag: failed to parse {value} as a '
             "rational number"
         ) from None
-    if cpus <= 0:
+    if cpus == 0:
+        return None
+    count = len(os.sched_getaffinity(0)) if available is None else available
+    if not 0.01 <= cpus <= count:
         raise InvalidArgumentError(
-            f'invalid argument "{value}" for "--cpus" flag: '
-            "range of CPUs is from 0.01 to the number of CPUs"
+            f"Range of CPUs is from 0.01 to {count}.00, as there are only {count} CPUs available"
         )
     period = 100_000
     return int(cpus * period), period

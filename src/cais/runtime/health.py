@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,22 +60,60 @@ def exec_process(
     return process
 
 
-def run_probe(exec_argv: list[str], timeout: float) -> tuple[int, str]:
-    """Run the probe; a probe that outlives ``timeout`` is killed and counts as failed."""
-    proc = subprocess.Popen(
-        exec_argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        return -1, f"Health check exceeded timeout ({timeout:g}s)"
-    return proc.returncode, out[:MAX_OUTPUT].decode(errors="replace")
+class ProbeThread(threading.Thread):
+    """One probe in flight, in a thread of its own: a slow probe must not hold up other
+    containers' probes, restarts and clean-ups in the monitor's loop."""
+
+    def __init__(
+        self, exec_argv: list[str], timeout: float, on_done: Callable[[int, str], None]
+    ) -> None:
+        super().__init__(daemon=True, name="health-probe")
+        self.exec_argv = exec_argv
+        self.timeout = timeout
+        self.on_done = on_done
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def run(self) -> None:
+        code, output = self.probe()
+        self.on_done(code, output)
+
+    def probe(self) -> tuple[int, str]:
+        with self._lock:
+            if self._cancelled:
+                return -1, "Health check cancelled"
+            proc = self._proc = subprocess.Popen(
+                self.exec_argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            out, _ = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
+            proc.communicate()
+            return -1, f"Health check exceeded timeout ({self.timeout:g}s)"
+        return proc.returncode, out[:MAX_OUTPUT].decode(errors="replace")
+
+    def cancel(self) -> None:
+        """Kill the probe (the monitor is ending); ``on_done`` still runs, sees ``cancelled``."""
+        with self._lock:
+            self._cancelled = True
+            if self._proc is not None:
+                self._kill(self._proc)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        if proc.returncode is None:  # not reaped yet: its process group is still its own
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def next_health(check: HealthCheck, state: ContainerState, result: HealthResult) -> Health:

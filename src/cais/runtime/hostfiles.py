@@ -1,13 +1,18 @@
 """Helpers of the container lifecycle that touch files and processes, not records:
-exit files, copy-up into new volumes, the resolv.conf a container gets."""
+exit files, copy-up into new volumes, the hostname, hosts and resolv.conf a container gets."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from cais.fsutil import atomic_write
 from cais.runtime import conmon
+
+if TYPE_CHECKING:
+    from cais.runtime.model import ContainerConfig
 
 
 def anonymous_volume_name(cid: str, target: str) -> str:
@@ -85,3 +90,41 @@ def host_resolv(
     if domains:
         lines.append("search " + " ".join(domains))
     return "\n".join([*lines, *others]) + "\n"
+
+
+ETC_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+
+
+def hosts_text(extra_hosts: tuple[str, ...], network_lines: str) -> str:
+    """A container's /etc/hosts: localhost, its networks' names, then ``--add-host``."""
+    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    hosts += [line for line in network_lines.splitlines() if line]
+    for entry in extra_hosts:
+        host, _, ip = entry.partition(":")
+        hosts.append(f"{ip}\t{host}")
+    return "\n".join(hosts) + "\n"
+
+
+def etc_files_of(base: Path) -> dict[str, Path]:
+    """Where a container's hostname, hosts and resolv.conf live (bind-mounted into it)."""
+    return {dest: base / Path(dest).name for dest in ETC_FILES}
+
+
+def write_etc_files(base: Path, config: ContainerConfig, hosts: str) -> dict[str, Path]:
+    base.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "/etc/hostname": f"{config.hostname}\n",
+        "/etc/hosts": hosts,
+        "/etc/resolv.conf": host_resolv(config.dns, config.dns_search),
+    }
+    out = etc_files_of(base)
+    for dest, text in contents.items():
+        atomic_write(out[dest], text.encode(), durable=False)
+    return out
+
+
+def rewrite_in_place(path: Path, text: str) -> None:
+    """Rewrite a bind-mounted file in place: a rename would not show inside the container."""
+    with open(path, "r+b") as fh:
+        fh.write(text.encode())
+        fh.truncate()

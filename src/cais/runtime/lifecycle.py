@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +37,11 @@ from cais.runtime.hostfiles import (
     alive,
     anonymous_volume_name,
     copy_up,
-    host_resolv,
+    etc_files_of,
+    hosts_text,
     read_exit,
+    rewrite_in_place,
+    write_etc_files,
 )
 from cais.runtime.model import (
     CREATED,
@@ -48,9 +52,10 @@ from cais.runtime.model import (
     Container,
     ContainerConfig,
     Health,
+    needs_monitor,
 )
 from cais.runtime.oci import CliRuntime, runtime_for
-from cais.runtime.specgen import ResolvedMount, build
+from cais.runtime.specgen import ResolvedMount, build, missing_seccomp
 from cais.runtime.store import ContainerStore, new_container
 from cais.settings import Settings
 
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
 
 STOP_POLL = 0.01
 RESTART_BACKOFF_MAX = 60.0
+MONITOR_RECHECK = 1.0  # seconds between checks that the monitor runs, per service
 
 
 class ContainerNotRunningError(ConflictError):
@@ -91,6 +97,10 @@ class ContainerService:
         self.volumes = volumes
         self._runtimes: dict[str, CliRuntime] = {}
         self._host_ready = False
+        self._seccomp_warned = False  # the warning is shown once per process
+        # the monitor turns this off for itself; others check at most every MONITOR_RECHECK
+        self.watch_monitor = True
+        self._monitor_checked = -MONITOR_RECHECK
         # hooks the network room fills in (see Engine.containers)
         self.on_create: Callable[[Container], None] = lambda c: None
         self.on_remove: Callable[[Container], None] = lambda c: None
@@ -221,6 +231,7 @@ class ContainerService:
             netns = self.on_network_attach(container)
             owner = self._network_owner(container)
             files = self._write_files(container) if owner is None else self._shared_files(owner)
+            self._warn_seccomp(container)
             spec = build(
                 container if owner is None else _with_hostname(container, owner.config.hostname),
                 rootfs=rootfs,
@@ -228,6 +239,7 @@ class ContainerService:
                 files=files,
                 netns=netns,
                 cgroup=self.settings.cgroup_of(cid),
+                seccomp_profile=self.settings.seccomp_profile,
             )
             atomic_write(bundle / "config.json", json.dumps(spec).encode(), durable=False)
             if runtime.knows(cid):
@@ -279,6 +291,15 @@ class ContainerService:
         self.ensure_monitor()
         return started
 
+    def _warn_seccomp(self, container: Container) -> None:
+        if self._seccomp_warned:
+            return
+        warning = missing_seccomp(container, self.settings.seccomp_profile)
+        if warning is not None:
+            self._seccomp_warned = True
+            sys.stderr.write(warning + "\n")
+            sys.stderr.flush()
+
     def _resolve_mounts(self, container: Container, rootfs: Path) -> list[ResolvedMount]:
         out = []
         for request in container.config.mounts:
@@ -313,28 +334,12 @@ class ContainerService:
         return self.volumes.create(name, labels={"cais.anonymous": "true"})
 
     def _hosts_text(self, container: Container) -> str:
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-        hosts += [line for line in self.on_files(container).get("hosts", "").splitlines() if line]
-        for entry in container.config.extra_hosts:
-            host, _, ip = entry.partition(":")
-            hosts.append(f"{ip}\t{host}")
-        return "\n".join(hosts) + "\n"
+        return hosts_text(container.config.extra_hosts, self.on_files(container).get("hosts", ""))
 
     def _write_files(self, container: Container) -> dict[str, Path]:
-        cfg = container.config
-        base = self.state_dir(container.id)
-        base.mkdir(parents=True, exist_ok=True)
-        contents = {
-            "/etc/hostname": f"{cfg.hostname}\n",
-            "/etc/hosts": self._hosts_text(container),
-            "/etc/resolv.conf": host_resolv(cfg.dns, cfg.dns_search),
-        }
-        out = {}
-        for dest, text in contents.items():
-            path = base / Path(dest).name
-            atomic_write(path, text.encode(), durable=False)
-            out[dest] = path
-        return out
+        return write_etc_files(
+            self.state_dir(container.id), container.config, self._hosts_text(container)
+        )
 
     def _network_owner(self, container: Container) -> Container | None:
         """The container whose network ``--network container:NAME`` joins (None otherwise)."""
@@ -346,22 +351,25 @@ class ContainerService:
     def _shared_files(self, owner: Container) -> dict[str, Path]:
         """Docker's rule: a container that joins another's network sees that container's
         hostname, hosts and resolv.conf (the same files, so later updates show too)."""
-        base = self.state_dir(owner.id)
-        return {
-            dest: base / Path(dest).name
-            for dest in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
-        }
+        return etc_files_of(self.state_dir(owner.id))
 
     def _write_hosts(self, container: Container, path: Path) -> None:
-        """Rewrite /etc/hosts in place: it is bind-mounted already, a rename would not show."""
-        with open(path, "r+b") as fh:
-            fh.write(self._hosts_text(container).encode())
-            fh.truncate()
+        rewrite_in_place(path, self._hosts_text(container))
 
     # exits
 
     def refresh(self, container: Container) -> Container:
-        """Bring a container's record up to date if it exited while nobody was looking."""
+        """Bring a container's record up to date if it exited while nobody was looking, and
+        start the monitor again if it should watch the container but died (kill -9, OOM)."""
+        fresh = self._refresh(container)
+        if self.watch_monitor and needs_monitor(fresh):
+            now = time.monotonic()
+            if now - self._monitor_checked >= MONITOR_RECHECK:
+                self._monitor_checked = now
+                self.ensure_monitor()
+        return fresh
+
+    def _refresh(self, container: Container) -> Container:
         if container.state.status not in (RUNNING, PAUSED):
             return container
         paths = self.paths(container.id)

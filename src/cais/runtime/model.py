@@ -195,3 +195,16 @@ def _convert(tp: Any, data: Any) -> Any:
     if origin is dict:
         return dict(data)
     return data
+
+
+def needs_monitor(container: Container) -> bool:
+    """Whether something must act for ``container`` while no command runs: restart it,
+    probe its health, or remove it (``--rm``) once it exits."""
+    cfg, state = container.config, container.state
+    if state.status == RESTARTING:
+        return True
+    if state.status == EXITED:
+        return cfg.auto_remove
+    if state.status in (RUNNING, PAUSED):
+        return cfg.auto_remove or cfg.restart.name != "no" or state.health is not None
+    return False

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cais.settings import Settings
+from cais.errors import CaisError
+from cais.settings import DEFAULT_SECCOMP_PROFILE, Settings
 
 if TYPE_CHECKING:
+    from cais.runtime.health import ProbeThread
     from cais.runtime.lifecycle import ContainerService
     from cais.runtime.model import Container, ContainerState
 
@@ -67,6 +69,8 @@ def ensure_running(settings: Settings) -> None:
                 settings.runtime,
                 "--cgroup-parent",
                 settings.cgroup_parent,
+                "--seccomp-profile",
+                str(settings.seccomp_profile),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -96,6 +100,26 @@ def stop(settings: Settings, timeout: float = 10.0) -> None:
 @dataclass
 class _Schedule:
     next_probe: dict[str, float] = field(default_factory=dict)
+    in_flight: dict[str, ProbeThread] = field(default_factory=dict)
+
+    def busy(self, cid: str) -> bool:
+        probe = self.in_flight.get(cid)
+        if probe is not None and not probe.is_alive():
+            del self.in_flight[cid]
+            probe = None
+        return probe is not None
+
+    def next_due(self) -> float | None:
+        """When the next probe is due, leaving out containers whose probe still runs."""
+        due = [t for cid, t in self.next_probe.items() if not self.busy(cid)]
+        return min(due) if due else None
+
+    def cancel(self) -> None:
+        for probe in self.in_flight.values():
+            probe.cancel()
+        for probe in self.in_flight.values():
+            probe.join(5.0)
+        self.in_flight.clear()
 
 
 def _attached(bundle: Path) -> bool:
@@ -121,7 +145,6 @@ def restart_delay(restart_count: int) -> float:
 
 def run(settings: Settings) -> int:
     from cais.engine import Engine
-    from cais.errors import CaisError
     from cais.runtime.inotify import DirectoryWatch
     from cais.runtime.model import EXITED, PAUSED, RESTARTING, RUNNING
 
@@ -143,12 +166,22 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_term)
     engine = Engine(settings)
     service = engine.containers
+    service.watch_monitor = False
     watch = DirectoryWatch(settings.runroot / "exits")
     schedule = _Schedule()
     idle_since: float | None = None
     while not stopping:
         now = time.time()
         live = service.store.with_status(RUNNING, PAUSED, RESTARTING)
+        # --rm containers whose exit a command recorded first (the monitor was busy or dead)
+        leftovers = [c for c in service.store.with_status(EXITED) if c.config.auto_remove]
+        for container in leftovers:
+            if _attached(service.bundle(container.id)):
+                continue  # the attached CLI removes it
+            try:
+                service.remove(container.id, force=True, volumes=True)
+            except CaisError as exc:
+                print(f"monitor: {container.id[:12]}: {exc}", file=sys.stderr, flush=True)
         for container in live:
             try:
                 if container.state.status in (RUNNING, PAUSED):
@@ -169,9 +202,10 @@ def run(settings: Settings) -> int:
             idle_since = now
         elif now - idle_since > IDLE_EXIT:
             break
-        due = list(schedule.next_probe.values())
-        timeout = RESCAN if not due else max(0.0, min(RESCAN, min(due) - time.time()))
+        due = schedule.next_due()
+        timeout = RESCAN if due is None else max(0.0, min(RESCAN, due - time.time()))
         watch.wait(timeout)
+    schedule.cancel()
     watch.close()
     engine.close()
     with contextlib.suppress(OSError):
@@ -204,11 +238,13 @@ def _maybe_restart(service: ContainerService, container: Container, now: float) 
 def _health(
     service: ContainerService, container: Container, schedule: _Schedule, now: float
 ) -> None:
+    """Start the container's probe if it is due and none of its probes is in flight; the
+    probe's thread records the result."""
     from cais.runtime.health import (
+        ProbeThread,
         exec_process,
         next_health,
         probe_args,
-        run_probe,
         stamp,
         write_process_file,
     )
@@ -217,7 +253,7 @@ def _health(
     check = container.config.healthcheck
     assert check is not None
     args = probe_args(check)
-    if args is None:
+    if args is None or schedule.busy(container.id):
         return
     due = schedule.next_probe.setdefault(container.id, container.state.started_at + check.interval)
     if now < due:
@@ -226,22 +262,39 @@ def _health(
     bundle = service.bundle(container.id)
     process = exec_process(container, args, rootfs=service.rootfs(container.id))
     path = write_process_file(bundle, process)
+    argv = service.runtime(container.config.runtime).exec_command(
+        container.id, Path(path), tty=False, detach=False
+    )
+    started = stamp()
+    run_started_at = container.state.started_at
+
+    def record(code: int, output: str) -> None:
+        result = HealthResult(started, stamp(), code, output)
+
+        def change(state: ContainerState) -> ContainerState:
+            if state.status != "running" or state.started_at != run_started_at:
+                return state  # it stopped or restarted while the probe ran
+            return replace(state, health=next_health(check, state, result))
+
+        try:
+            service.store.update_state(container.id, change)
+        except CaisError as exc:
+            print(f"monitor: {container.id[:12]}: {exc}", file=sys.stderr, flush=True)
+
+    def done(code: int, output: str) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        if not probe.cancelled:
+            record(code, output)
+
+    probe = ProbeThread(argv, check.timeout, done)
+    schedule.in_flight[container.id] = probe
     try:
-        started = stamp()
-        argv = service.runtime(container.config.runtime).exec_command(
-            container.id, Path(path), tty=False, detach=False
-        )
-        code, output = run_probe(argv, check.timeout)
-    finally:
+        probe.start()
+    except BaseException:
+        del schedule.in_flight[container.id]
         os.unlink(path)
-    result = HealthResult(started, stamp(), code, output)
-
-    def record(state: ContainerState) -> ContainerState:
-        if state.status != "running":
-            return state
-        return replace(state, health=next_health(check, state, result))
-
-    service.store.update_state(container.id, record)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,9 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runroot", required=True)
     parser.add_argument("--runtime", default="crun")
     parser.add_argument("--cgroup-parent", default="cais")
+    parser.add_argument("--seccomp-profile", default=str(DEFAULT_SECCOMP_PROFILE))
     args = parser.parse_args(argv)
     settings = Settings.load(root=args.root, runroot=args.runroot, runtime=args.runtime)
-    return run(replace(settings, cgroup_parent=args.cgroup_parent))
+    return run(
+        replace(
+            settings,
+            cgroup_parent=args.cgroup_parent,
+            seccomp_profile=Path(args.seccomp_profile),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cais.errors import InvalidArgumentError
+from cais.settings import DEFAULT_SECCOMP_PROFILE
 
-DEFAULT_PROFILE = Path("/usr/share/containers/seccomp.json")
+DEFAULT_PROFILE = DEFAULT_SECCOMP_PROFILE
 
 _GO_ARCH = {
     "x86_64": "amd64",

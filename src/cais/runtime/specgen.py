@@ -22,6 +22,18 @@ class UserLookupError(CaisError):
     exit_code = 126
 
 
+def missing_seccomp(container: Container, profile: Path) -> str | None:
+    """The warning to show when ``container`` would get the default seccomp profile but it
+    is missing: it then runs without seccomp, which must not go unnoticed."""
+    cfg = container.config
+    if cfg.privileged or cfg.seccomp or profile.exists():
+        return None
+    return (
+        f"WARNING: seccomp profile {profile} not found: containers run without seccomp "
+        "(Debian package golang-github-containers-common)"
+    )
+
+
 @dataclass(frozen=True)
 class ResolvedMount:
     """A mount whose source is a host path (volumes resolved, binds checked)."""
@@ -158,8 +170,10 @@ def build(
     files: dict[str, Path],
     netns: str | None,
     cgroup: str,
+    seccomp_profile: Path = DEFAULT_PROFILE,
 ) -> dict[str, object]:
-    """The config.json document for ``container`` with its root filesystem at ``rootfs``."""
+    """The config.json document for ``container`` with its root filesystem at ``rootfs``;
+    ``seccomp_profile`` applies unless the container asks for another or none."""
     cfg = container.config
     uid, gid, extra = resolve_user(rootfs, cfg.user)
     caps = capabilities(container)
@@ -187,8 +201,8 @@ def build(
             )
     seccomp = None
     if not cfg.privileged and cfg.seccomp != "unconfined":
-        path = Path(cfg.seccomp) if cfg.seccomp else DEFAULT_PROFILE
-        if path.exists() or cfg.seccomp:
+        path = Path(cfg.seccomp) if cfg.seccomp else seccomp_profile
+        if path.exists() or cfg.seccomp:  # a missing default profile: missing_seccomp warns
             seccomp = to_oci(load_profile(path), caps)
     namespaces: dict[str, str | None] = {}
     if cfg.network == "host":

@@ -57,7 +57,7 @@ CLEAN = {"mounts": [], "cgroups": [], "conmon": [], "runtime": [], "rows": [], "
         (["--pull", "never", "nope:1", "true"], 125, "no such image"),  # no pull from a hub
         (["-m", "abc", "busybox", "true"], 125, 'invalid argument "abc" for "-m, --memory"'),
         (["-m", "1k", "busybox", "true"], 125, "Minimum memory limit allowed is 6MB"),
-        (["--cpus", "-1", "busybox", "true"], 125, "--cpus"),
+        (["--cpus", "-1", "busybox", "true"], 125, "Range of CPUs is from 0.01 to"),
         (["--restart", "sometimes", "busybox", "true"], 125, "invalid restart policy"),
         (
             ["-v", "/no/such/host/path:/x", "busybox", "true"],

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cais.errors import InvalidArgumentError
 from cais.runtime import flags
 from cais.runtime.model import MountRequest, RestartPolicy
+from helpers import Cli
 
 
 @pytest.mark.parametrize(
@@ -34,10 +37,28 @@ def test_memory_minimum() -> None:
 
 
 def test_cpus() -> None:
-    assert flags.parse_cpus("1.5") == (150_000, 100_000)
-    for bad in ("-1", "0", "x"):
-        with pytest.raises(InvalidArgumentError, match="--cpus"):
-            flags.parse_cpus(bad)
+    assert flags.parse_cpus("1.5", available=4) == (150_000, 100_000)
+    assert flags.parse_cpus("0", available=4) is None  # no limit, as Docker
+    with pytest.raises(InvalidArgumentError, match='"x" for "--cpus" flag'):
+        flags.parse_cpus("x")
+
+
+@pytest.mark.parametrize("value", ["4.01", "16", "-1", "0.001"])
+def test_cpus_beyond_the_host_are_refused(value: str) -> None:
+    message = "Range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available"
+    with pytest.raises(InvalidArgumentError) as info:
+        flags.parse_cpus(value, available=4)
+    assert str(info.value) == message
+
+
+def test_run_refuses_more_cpus_than_the_host_has(cli: Cli) -> None:
+    count = len(os.sched_getaffinity(0))
+    result = cli("run", "--cpus", str(count + 1), "busybox", "true", check=False)
+    assert result.code == 125
+    assert (
+        f"Range of CPUs is from 0.01 to {count}.00, as there are only {count} CPUs available"
+        in result.err
+    )
 
 
 @pytest.mark.parametrize(
