@@ -9,6 +9,7 @@ import pytest
 from ecs_harness import FakeLogins
 
 from cais.agent import protocol
+from cais.agent.machine import attributes
 from cais.ecs import Ecs, Scope, SpecBuilder, SqliteEcsStore
 from cais.ecs.model import Attribute, Resources
 from cais.ecs.specs import image_host, secret_name
@@ -29,7 +30,7 @@ def spec_for(ecs: Ecs, definition: dict[str, object], **overrides: object) -> pr
         machine="m",
         hostname="h",
         resources=Resources(cpu=4096, memory=8192),
-        attributes=[Attribute("ecs.availability-zone", "a")],
+        attributes=[Attribute(a.name, a.value) for a in attributes(availability_zone="a")],
         has_agent=True,
         session="s",
     )
