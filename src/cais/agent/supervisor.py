@@ -23,6 +23,7 @@ from cais.agent.awslogs import LogShipper, Send, log_target
 from cais.agent.engine import ContainerView, TaskEngine
 from cais.agent.model import (
     ESSENTIAL_CONTAINER_EXITED,
+    ESSENTIAL_CONTAINER_EXITED_REASON,
     PAUSE_NAME,
     PENDING,
     RUNNING,
@@ -311,7 +312,7 @@ class TaskSupervisor:
         if pause_view is not None and pause_view.status != "running":
             # the task's network namespace is gone: ECS stops the task
             self.record = self.record.stopping(
-                ESSENTIAL_CONTAINER_EXITED, f"Essential container in task exited: {PAUSE_NAME}"
+                ESSENTIAL_CONTAINER_EXITED, f"{ESSENTIAL_CONTAINER_EXITED_REASON}: {PAUSE_NAME}"
             )
         await self._commit(self.record)
 
@@ -342,7 +343,7 @@ class TaskSupervisor:
             self._exited[name].set()
         if spec.essential and self.record.desired != STOPPED:
             self.record = self.record.stopping(
-                ESSENTIAL_CONTAINER_EXITED, f"Essential container in task exited: {name}"
+                ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_CONTAINER_EXITED_REASON
             )
 
     def _bindings(self, spec: ContainerSpec, view: ContainerView) -> tuple[NetworkBinding, ...]:

@@ -95,7 +95,7 @@ def test_an_essential_exit_stops_the_task_and_a_non_essential_one_does_not() -> 
     final = h.reports[-1]
     assert final.last_status == "STOPPED"
     assert final.stop_code == "EssentialContainerExited"
-    assert final.stopped_reason == "Essential container in task exited: main"
+    assert final.stopped_reason == "Essential container in task exited"  # ECS's exact words
     by_name = {x.name: x for x in final.containers}
     assert by_name["main"].exit_code == 2 and by_name["init"].exit_code == 0
     assert h.store.saved[spec.task_arn] == sup.record  # written before reported
