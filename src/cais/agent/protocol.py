@@ -96,7 +96,7 @@ class Volume:
     name: str
     host_path: str = ""
     scope: str = "task"  # task (removed with the task) or shared
-    autoprovision: bool = True
+    autoprovision: bool = False  # ECS's default: a shared volume must exist already
 
 
 @dataclass(frozen=True)

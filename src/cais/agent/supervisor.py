@@ -122,7 +122,10 @@ class TaskSupervisor:
             name = plan.engine_volume_name(self.spec, volume)
             shared_only = volume.scope == "shared" and not volume.autoprovision
             if shared_only and not await self._call(self.services.engine.volume_exists, name):
-                await self._fail(f"volume {name} does not exist (autoprovision is off)")
+                await self._fail(
+                    "CannotCreateVolumeError: volume detection failed, volume "
+                    f"'{name}' does not exist and autoprovision is set to false"
+                )
                 return False
             volumes[volume.name] = name
             await self._commit(replace(self.record, volumes=volumes))

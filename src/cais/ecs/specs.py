@@ -183,7 +183,7 @@ def _volume(v: Mapping[str, Any]) -> protocol.Volume:
         return protocol.Volume(
             name=v["name"],
             scope=docker.get("scope") or "task",
-            autoprovision=bool(docker.get("autoprovision", True)),
+            autoprovision=bool(docker.get("autoprovision", False)),  # ECS's default
         )
     host = v.get("host") or {}
     return protocol.Volume(name=v["name"], host_path=host.get("sourcePath") or "")

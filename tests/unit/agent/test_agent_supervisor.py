@@ -170,7 +170,7 @@ def test_task_volumes_are_made_and_removed_shared_ones_kept() -> None:
         ],
         volumes=(
             p.Volume("scratch"),
-            p.Volume("cache", scope="shared"),
+            p.Volume("cache", scope="shared", autoprovision=True),
             p.Volume("host", host_path="/srv/data"),
         ),
     )
@@ -191,6 +191,42 @@ def test_task_volumes_are_made_and_removed_shared_ones_kept() -> None:
 
     asyncio.run(scenario())
     assert h.engine.volumes == {"cache"}
+
+
+def test_a_shared_volume_is_not_autoprovisioned_by_default() -> None:
+    """ECS's autoprovision defaults to false: a shared volume that does not exist fails the
+    task before any container is made; one that exists is mounted."""
+    h = Harness()
+    spec = task_spec(
+        "app",
+        [c("web", mount_points=(p.MountPoint("cache", "/cache"),))],
+        volumes=(p.Volume("cache", scope="shared"),),
+    )
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert final.last_status == "STOPPED"
+    assert final.stop_code == "TaskFailedToStart"
+    assert final.stopped_reason == (
+        "CannotCreateVolumeError: volume detection failed, volume 'cache' does not exist "
+        "and autoprovision is set to false"
+    )
+    assert not [call for call in h.engine.calls if call[0] in ("volume", "create")]
+    assert h.engine.volumes == set()
+
+    h = Harness()
+    h.engine.volumes.add("cache")
+    sup = h.supervisor(spec)
+
+    async def scenario() -> None:
+        job = asyncio.create_task(sup.run())
+        await until(lambda: sup.record.known == "RUNNING")
+        mounts = h.engine.options[h.engine.by_container("web")].mounts
+        assert [(m.type, m.source, m.target) for m in mounts] == [("volume", "cache", "/cache")]
+        sup.update(p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"}))
+        await asyncio.wait_for(job, 5)
+
+    asyncio.run(scenario())
+    assert h.engine.volumes == {"cache"}  # a shared volume outlives the task
 
 
 def test_awsvpc_tasks_join_the_pause_containers_namespace() -> None:

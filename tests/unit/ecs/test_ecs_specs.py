@@ -60,6 +60,7 @@ def test_a_spec_carries_the_resolved_definition(ecs: Ecs) -> None:
                 "name": "cache",
                 "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True},
             },
+            {"name": "existing", "dockerVolumeConfiguration": {"scope": "shared"}},
         ],
         "containerDefinitions": [
             {
@@ -110,6 +111,8 @@ def test_a_spec_carries_the_resolved_definition(ecs: Ecs) -> None:
     assert spec.volumes == (
         protocol.Volume(name="data", host_path="/srv/data"),
         protocol.Volume(name="cache", scope="shared", autoprovision=True),
+        # ECS's autoprovision default is false: the agent will not make "existing"
+        protocol.Volume(name="existing", scope="shared", autoprovision=False),
     )
     web, side = spec.containers
     assert web.command == ("httpd", "-f") and web.entry_point == ("/bin/sh", "-c")
