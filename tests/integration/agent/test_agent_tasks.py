@@ -67,7 +67,7 @@ def test_essential_exit_stops_the_task(
     spec = control_plane.run_task(task_spec("essential", [main, side]))
     stopped = control_plane.wait_status(spec.task_arn, "STOPPED", timeout=60)
     assert stopped.stop_code == "EssentialContainerExited"
-    assert "main" in stopped.stopped_reason
+    assert stopped.stopped_reason == "Essential container in task exited"
     by_name = states_of(stopped)
     assert by_name["main"].exit_code == 3
     assert by_name["side"].last_status == "STOPPED"
