@@ -58,6 +58,8 @@ class Services:
     store: RecordStore
     report: Callable[[TaskState], None]  # queue a report (sent in order by the agent)
     send_logs: Send
+    # whether an awslogs group exists (group, region); None: not asked
+    log_group_exists: Callable[[str, str], Awaitable[bool]] | None = None
     runtime: str = "crun"
     watch_interval: float = 0.25
     log_flush_interval: float = 1.0
@@ -268,6 +270,16 @@ class TaskSupervisor:
     async def _start_container(self, spec: ContainerSpec) -> bool:
         engine = self.services.engine
         record = self.record.container(spec.name)
+        missing = None if record.runtime_id else await self._missing_log_group(spec)
+        if missing is not None:
+            reason = (
+                "CannotStartContainerError: failed to initialize logging driver: failed to "
+                "create Cloudwatch log stream: ResourceNotFoundException: The specified log "
+                f"group does not exist: {missing}"
+            )
+            self._set_container(spec.name, last_status=STOPPED, reason=reason)
+            await self._fail(reason)
+            return False
         try:
             cid = record.runtime_id
             if not cid:
@@ -364,6 +376,15 @@ class TaskSupervisor:
         self.record = self.record.with_container(replace(current, **changes))
 
     # awslogs
+
+    async def _missing_log_group(self, spec: ContainerSpec) -> str | None:
+        """The awslogs group of ``spec`` when it does not exist and may not be created
+        (``awslogs-create-group`` not true): ECS fails the container's start then."""
+        target = log_target(self.spec, spec, "")
+        check = self.services.log_group_exists
+        if target is None or target.create_group or check is None:
+            return None
+        return None if await check(target.group, target.region) else target.group
 
     def _ship_logs(self, spec: ContainerSpec) -> None:
         record = self.record.container(spec.name)

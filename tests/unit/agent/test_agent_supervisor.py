@@ -308,3 +308,45 @@ def test_a_stopped_wish_before_the_start_skips_the_containers() -> None:
     ]
     assert h.reports[-1].stopped_reason == "no"
     assert not [k for k, _ in h.engine.calls if k in ("pull", "create", "start")]
+
+
+def awslogs(**options: str) -> p.LogConfiguration:
+    return p.LogConfiguration(
+        "awslogs", {"awslogs-group": "/ecs/app", "awslogs-region": "eu-west-1", **options}
+    )
+
+
+def test_awslogs_to_a_missing_group_fails_the_task_before_the_container_starts() -> None:
+    h = Harness()
+    h.missing_log_groups.add("/ecs/app")
+    spec = task_spec("app", [c("side"), c("web", log_configuration=awslogs())])
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert final.last_status == "STOPPED"
+    assert final.stop_code == "TaskFailedToStart"
+    assert final.stopped_reason.startswith("CannotStartContainerError: ")
+    assert "The specified log group does not exist: /ecs/app" in final.stopped_reason
+    web = next(x for x in final.containers if x.name == "web")
+    assert web.last_status == "STOPPED" and web.reason == final.stopped_reason
+    assert ("create", "web") not in h.engine.calls
+    assert h.asked_log_groups == [("/ecs/app", "eu-west-1")]
+
+
+def test_awslogs_create_group_true_is_not_checked_and_an_existing_group_runs() -> None:
+    for options, asked in (({"awslogs-create-group": "true"}, []), ({}, ["/ecs/app"])):
+        h = Harness()
+        if options:
+            h.missing_log_groups.add("/ecs/app")
+        spec = task_spec("app", [c("web", log_configuration=awslogs(**options))])
+        sup = h.supervisor(spec)
+
+        async def scenario(sup: TaskSupervisor = sup, spec: p.TaskSpec = spec) -> None:
+            job = asyncio.create_task(sup.run())
+            await until(lambda: sup.record.known == "RUNNING")
+            sup.update(p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"}))
+            await asyncio.wait_for(job, 5)
+
+        asyncio.run(scenario())
+        assert ("start", "web") in h.engine.calls
+        assert h.reports[-1].stop_code == ""
+        assert [group for group, _ in h.asked_log_groups] == asked

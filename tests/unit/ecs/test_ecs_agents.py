@@ -3,6 +3,7 @@ join tokens and sessions, long polls, reports, logs, heartbeats, deregistration.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from ecs_harness import WEB, ControlPlane, control_plane
 
 from cais.agent import protocol
+from cais.agent.client import HttpControlPlane
 from cais.ecs import Scope
 from cais.settings import Settings
 from ecs_fake_agent import AgentHttpError, Behaviour, FakeAgent
@@ -190,6 +192,26 @@ def test_logs_go_to_cloudwatch_logs(plane: ControlPlane) -> None:
     logs = plane.client("logs")
     events = logs.get_log_events(logGroupName="/ecs/web", logStreamName="web/web/1")["events"]
     assert [e["message"] for e in events] == ["hello"]
+
+
+def test_the_agent_can_ask_whether_a_log_group_exists(plane: ControlPlane) -> None:
+    """The real agent's client against the control plane: the check it makes before
+    starting an awslogs container without ``awslogs-create-group``."""
+    agent = plane.agent("a")
+    agent.register()
+
+    async def ask(group: str, region: str = "") -> bool:
+        client = HttpControlPlane(plane.url)
+        try:
+            answer = await client.log_group(agent.session, protocol.LogGroupRequest(group, region))
+            return answer.exists
+        finally:
+            await client.close()
+
+    assert asyncio.run(ask("/ecs/app")) is False
+    plane.client("logs").create_log_group(logGroupName="/ecs/app")
+    assert asyncio.run(ask("/ecs/app")) is True
+    assert asyncio.run(ask("/ecs/app", "eu-west-1")) is False  # another region's groups
 
 
 def test_a_silent_agent_is_disconnected_and_gets_no_tasks(settings: Settings) -> None:
