@@ -281,6 +281,9 @@ class FakeAgent:
                 if spec.desired_status == "STOPPED":
                     self._finish(task, "", spec.stop_reason or "stopped before it started")
                     return
+                if spec.initialization_error:  # as the real agent: nothing provisioned
+                    self._finish(task, "TaskFailedToStart", spec.initialization_error)
+                    return
                 task.pull_started = time.time()
             if spec.desired_status == "STOPPED" and not task.stop_requested:
                 task.stop_requested = True

@@ -175,6 +175,9 @@ class TaskSpec:
     cpu: int | None = None  # task-level limits (units, MiB)
     memory: int | None = None
     stop_reason: str = ""  # why the control plane wants it stopped (StopTask reason …)
+    # what the control plane could not resolve (a registry secret, say): the agent fails
+    # the task with it before provisioning anything (ECS's ResourceInitializationError)
+    initialization_error: str = ""
 
 
 @dataclass(frozen=True)

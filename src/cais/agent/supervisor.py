@@ -116,6 +116,9 @@ class TaskSupervisor:
     # the actions of the table
 
     async def provision(self) -> bool:
+        if self.spec.initialization_error:
+            await self._fail(self.spec.initialization_error)
+            return False
         record = self.record
         volumes = dict(record.volumes)
         for volume in self.spec.volumes:

@@ -350,3 +350,18 @@ def test_awslogs_create_group_true_is_not_checked_and_an_existing_group_runs() -
         assert ("start", "web") in h.engine.calls
         assert h.reports[-1].stop_code == ""
         assert [group for group, _ in h.asked_log_groups] == asked
+
+
+def test_an_initialization_error_fails_the_task_before_anything_is_made() -> None:
+    h = Harness()
+    reason = "ResourceInitializationError: unable to pull secrets or registry auth: no secret"
+    spec = p.TaskSpec(**{**task_spec("app", [c("web")]).__dict__, "initialization_error": reason})
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert (final.last_status, final.stop_code, final.stopped_reason) == (
+        "STOPPED",
+        "TaskFailedToStart",
+        reason,
+    )
+    assert final.pull_started_at is None
+    assert h.engine.calls == []

@@ -290,6 +290,38 @@ def test_a_task_runs_and_stops_on_the_agents_word(plane: ControlPlane) -> None:
         agent.stop()
 
 
+def test_a_missing_registry_secret_fails_the_task_to_start(plane: ControlPlane) -> None:
+    """ECS does not fall back to an anonymous pull: ResourceInitializationError."""
+    ecs = plane.client()
+    ecs.create_cluster()
+    agent = plane.agent("a").start()
+    try:
+        ecs.register_task_definition(
+            family="private",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "ghcr.io/x/y",
+                    "memory": 64,
+                    "repositoryCredentials": {"credentialsParameter": "nope"},
+                }
+            ],
+        )
+        arn = ecs.run_task(taskDefinition="private")["tasks"][0]["taskArn"]
+        ecs.get_waiter("tasks_stopped").wait(
+            tasks=[arn], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+        )
+        task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
+        assert task["stopCode"] == "TaskFailedToStart"
+        assert task["stoppedReason"].startswith(
+            "ResourceInitializationError: unable to pull secrets or registry auth: "
+        )
+        assert "failed to fetch secret nope" in task["stoppedReason"]
+        assert "pullStartedAt" not in task and "startedAt" not in task
+    finally:
+        agent.stop()
+
+
 def test_tasks_survive_a_restart_of_the_control_plane(settings: Settings) -> None:
     with control_plane(settings) as plane:
         ecs = plane.client()

@@ -190,6 +190,36 @@ def test_repository_credentials_come_from_the_secret_store(ecs: Ecs) -> None:
     )
     auths = [c.registry_auth for c in spec.containers]
     assert auths == [protocol.RegistryAuth("u", "p"), protocol.RegistryAuth("u", "p"), None]
+    # no anonymous pull: the agent fails the task with ECS's ResourceInitializationError
+    assert spec.initialization_error == (
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution "
+        "resource retrieval failed: unable to retrieve secret from asm: failed to fetch secret "
+        "nope from secrets manager: ResourceNotFoundException: Secrets Manager can't find the "
+        "specified secret."
+    )
+
+
+def test_a_registry_secret_that_is_not_credentials_fails_the_task(ecs: Ecs) -> None:
+    ecs.store.put_secret(SCOPE, "hub", json.dumps({"user": "u"}), now=1.0)
+    spec = spec_for(
+        ecs,
+        {
+            "family": "private",
+            "containerDefinitions": [
+                {
+                    "name": "a",
+                    "image": "ghcr.io/x/y",
+                    "memory": 64,
+                    "repositoryCredentials": {"credentialsParameter": "hub"},
+                }
+            ],
+        },
+    )
+    assert spec.containers[0].registry_auth is None
+    assert spec.initialization_error.startswith(
+        "ResourceInitializationError: unable to pull secrets or registry auth: "
+    )
+    assert "secret hub is not the JSON object" in spec.initialization_error
 
 
 def test_image_hosts_and_secret_names() -> None:
