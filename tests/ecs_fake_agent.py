@@ -5,7 +5,8 @@ it registers with a join token, long-polls for tasks, and for each task walks it
 containers through PENDING → RUNNING → STOPPED on a script (how long each runs, its exit
 code, its health, whether its image can be pulled), honouring ``dependsOn`` (START,
 HEALTHY, COMPLETE, SUCCESS), essential containers and StopTask, and reports every change
-in order. It writes ``awslogs`` output through the ``logs`` call.
+in order. It writes ``awslogs`` output through the ``logs`` call. It registers the real
+agent's capability attributes (``capabilities=()`` registers none) and ``attributes``.
 
     agent = FakeAgent(url, token, hostname="a", attributes={"ecs.availability-zone": "a"})
     agent.start()              # register + poll + simulate, in two threads
@@ -23,11 +24,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cais.agent import protocol
+from cais.agent.machine import CAPABILITIES
 
 DYNAMIC_PORTS = 32768
 
@@ -113,6 +115,7 @@ class FakeAgent:
         memory: int = 4096,
         ports_tcp: tuple[int, ...] = (22,),
         attributes: Mapping[str, str | None] | None = None,
+        capabilities: Sequence[str] = CAPABILITIES,
         instance_id: str = "",
         script: Script = default_script,
         poll_wait: float = 2.0,
@@ -122,7 +125,8 @@ class FakeAgent:
         self.cluster = cluster
         self.hostname = hostname
         self.resources = protocol.Resources(cpu=cpu, memory=memory, ports_tcp=ports_tcp)
-        self.attributes = tuple(protocol.Attribute(k, v) for k, v in (attributes or {}).items())
+        found: dict[str, str | None] = {**dict.fromkeys(capabilities), **(attributes or {})}
+        self.attributes = tuple(protocol.Attribute(k, v) for k, v in found.items())
         self.instance_id = instance_id
         self.script = script
         self.poll_wait = poll_wait
@@ -276,6 +280,9 @@ class FakeAgent:
                 task.events.append("received")
                 if spec.desired_status == "STOPPED":
                     self._finish(task, "", spec.stop_reason or "stopped before it started")
+                    return
+                if spec.initialization_error:  # as the real agent: nothing provisioned
+                    self._finish(task, "TaskFailedToStart", spec.initialization_error)
                     return
                 task.pull_started = time.time()
             if spec.desired_status == "STOPPED" and not task.stop_requested:

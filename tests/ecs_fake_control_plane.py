@@ -68,6 +68,7 @@ class FakeControlPlane:
         self.registrations: list[p.RegisterRequest] = []
         self.reports: list[p.TaskState] = []
         self.logs: list[p.LogsRequest] = []
+        self.missing_log_groups: set[str] = set()  # every other awslogs group exists
         self.polls = 0
         self._sessions: dict[str, str] = {}  # session token → instance id
         self._lock = threading.Lock()
@@ -204,6 +205,11 @@ class FakeControlPlane:
             with self._lock:
                 self.logs.append(p.from_wire(p.LogsRequest, body))
             return web.json_response({})
+        if call == p.LOG_GROUP:
+            asked: p.LogGroupRequest = p.from_wire(p.LogGroupRequest, body)
+            with self._lock:
+                exists = asked.group not in self.missing_log_groups
+            return web.json_response(p.to_wire(p.LogGroupResponse(exists)))
         if call == p.DEREGISTER:
             with self._lock:
                 self._sessions.pop(session, None)

@@ -54,6 +54,7 @@ BACKOFF_MAX = 15.0
 FINISHED_TTL = 3 * 3600.0  # how long a finished task stays in ``known`` (and the table)
 PRUNE_INTERVAL = 600.0
 NO_NEWS_PAUSE = 0.5
+LOG_GROUP_TRIES = 4  # asking whether a log group exists while the control plane is away
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Agent:
             store=state,
             report=self._queue_report,
             send_logs=self._send_logs,
+            log_group_exists=self._log_group_exists,
             runtime=options.runtime,
             watch_interval=options.watch_interval,
             log_flush_interval=options.log_flush_interval,
@@ -381,3 +383,23 @@ class Agent:
             except ControlPlaneError as exc:
                 log.error("log events refused, dropped: %s", exc)
                 return
+
+    async def _log_group_exists(self, group: str, region: str) -> bool:
+        """Whether an awslogs group exists; True when the control plane cannot tell (an
+        older one, or one away for a while): the task then runs and its events wait."""
+        backoff = Backoff()
+        request = p.LogGroupRequest(group, region)
+        for _ in range(LOG_GROUP_TRIES):
+            session = self._session
+            try:
+                if not session:
+                    raise ControlPlaneUnavailableError("not registered yet")
+                return (await self.control_plane.log_group(session, request)).exists
+            except SessionExpiredError:
+                await self._register(expired=session)
+            except ControlPlaneUnavailableError:
+                await asyncio.sleep(backoff.next())
+            except ControlPlaneError as exc:
+                log.warning("cannot ask whether log group %s exists: %s", group, exc)
+                return True
+        return True

@@ -42,6 +42,8 @@ class ControlPlane(Protocol):
 
     async def logs(self, session: str, request: p.LogsRequest) -> None: ...
 
+    async def log_group(self, session: str, request: p.LogGroupRequest) -> p.LogGroupResponse: ...
+
     async def deregister(self, session: str) -> None: ...
 
     async def close(self) -> None: ...
@@ -109,6 +111,11 @@ class HttpControlPlane:
 
     async def logs(self, session: str, request: p.LogsRequest) -> None:
         await self._call(p.LOGS, request, session=session)
+
+    async def log_group(self, session: str, request: p.LogGroupRequest) -> p.LogGroupResponse:
+        answer = await self._call(p.LOG_GROUP, request, session=session)
+        response: p.LogGroupResponse = p.from_wire(p.LogGroupResponse, answer)
+        return response
 
     async def deregister(self, session: str) -> None:
         await self._call(p.DEREGISTER, {}, session=session)

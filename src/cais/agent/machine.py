@@ -3,7 +3,9 @@
 CPU units are 1024 per core; memory is the total less a reserve for the system (MiB); the
 host ports in use are those something listens on now (the control plane never places a
 task's fixed host port on them). Attributes carry ECS's names, so placement constraints
-written for ECS (``attribute:ecs.availability-zone == eu-west-1a``) work unchanged.
+written for ECS (``attribute:ecs.availability-zone == eu-west-1a``) work unchanged, and the
+capabilities are those of what the agent supports: a task definition whose
+``requiresAttributes`` names one missing here (container ``secrets``, say) is not placed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ CAPABILITIES = (
     "ecs.capability.task-eni",
     "ecs.capability.private-registry-authentication.secretsmanager",
     "ecs.capability.docker-plugin.local",
+    "ecs.capability.execution-role-awslogs",
+    # The Docker Remote API versions the ECS agent registers for a current Docker; task
+    # definitions require some of them (1.18 awsvpc, 1.19 awslogs, 1.24 health checks).
+    *(f"com.amazonaws.ecs.capability.docker-remote-api.1.{minor}" for minor in range(17, 45)),
 )
 
 

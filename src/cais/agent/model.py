@@ -18,6 +18,8 @@ PENDING, RUNNING, STOPPED = "PENDING", "RUNNING", "STOPPED"
 # stop codes the agent decides on
 TASK_FAILED_TO_START = "TaskFailedToStart"
 ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
+# ECS's stoppedReason for that code, word for word (the container is not named in it)
+ESSENTIAL_CONTAINER_EXITED_REASON = "Essential container in task exited"
 
 # the pause container of an awsvpc task (ECS's internal container name)
 PAUSE_NAME = "~internal~ecs~pause"

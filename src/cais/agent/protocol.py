@@ -10,6 +10,8 @@ returned). Errors come back as HTTP 4xx/5xx with ``{"error": "<Type>", "message"
                ``wait_seconds``); a poll is also the agent's heartbeat
 ``report``     task and container state changes, in order, as they happen
 ``logs``       container output for the ``awslogs`` log driver → CloudWatch Logs
+``log_group``  does an ``awslogs`` group exist? (asked before a container starts unless
+               ``awslogs-create-group`` is true: a missing group fails the task, as in ECS)
 ``deregister`` the agent leaves (the instance becomes INACTIVE)
 
 The words follow ECS: a task has a *desired* status (what the control plane wants:
@@ -26,6 +28,7 @@ from typing import Any
 
 PREFIX = "/agent/v1"
 REGISTER, POLL, REPORT, LOGS, DEREGISTER = "register", "poll", "report", "logs", "deregister"
+LOG_GROUP = "log_group"
 
 TASK_STATUSES = (
     "PROVISIONING",
@@ -96,7 +99,7 @@ class Volume:
     name: str
     host_path: str = ""
     scope: str = "task"  # task (removed with the task) or shared
-    autoprovision: bool = True
+    autoprovision: bool = False  # ECS's default: a shared volume must exist already
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,9 @@ class TaskSpec:
     cpu: int | None = None  # task-level limits (units, MiB)
     memory: int | None = None
     stop_reason: str = ""  # why the control plane wants it stopped (StopTask reason …)
+    # what the control plane could not resolve (a registry secret, say): the agent fails
+    # the task with it before provisioning anything (ECS's ResourceInitializationError)
+    initialization_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,17 @@ class LogsRequest:
     events: tuple[LogEvent, ...]
     region: str = ""
     create_group: bool = False
+
+
+@dataclass(frozen=True)
+class LogGroupRequest:
+    group: str
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class LogGroupResponse:
+    exists: bool
 
 
 def to_wire(value: Any) -> Any:

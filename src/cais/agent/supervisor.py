@@ -23,6 +23,7 @@ from cais.agent.awslogs import LogShipper, Send, log_target
 from cais.agent.engine import ContainerView, TaskEngine
 from cais.agent.model import (
     ESSENTIAL_CONTAINER_EXITED,
+    ESSENTIAL_CONTAINER_EXITED_REASON,
     PAUSE_NAME,
     PENDING,
     RUNNING,
@@ -57,6 +58,8 @@ class Services:
     store: RecordStore
     report: Callable[[TaskState], None]  # queue a report (sent in order by the agent)
     send_logs: Send
+    # whether an awslogs group exists (group, region); None: not asked
+    log_group_exists: Callable[[str, str], Awaitable[bool]] | None = None
     runtime: str = "crun"
     watch_interval: float = 0.25
     log_flush_interval: float = 1.0
@@ -113,6 +116,9 @@ class TaskSupervisor:
     # the actions of the table
 
     async def provision(self) -> bool:
+        if self.spec.initialization_error:
+            await self._fail(self.spec.initialization_error)
+            return False
         record = self.record
         volumes = dict(record.volumes)
         for volume in self.spec.volumes:
@@ -121,7 +127,10 @@ class TaskSupervisor:
             name = plan.engine_volume_name(self.spec, volume)
             shared_only = volume.scope == "shared" and not volume.autoprovision
             if shared_only and not await self._call(self.services.engine.volume_exists, name):
-                await self._fail(f"volume {name} does not exist (autoprovision is off)")
+                await self._fail(
+                    "CannotCreateVolumeError: volume detection failed, volume "
+                    f"'{name}' does not exist and autoprovision is set to false"
+                )
                 return False
             volumes[volume.name] = name
             await self._commit(replace(self.record, volumes=volumes))
@@ -264,6 +273,16 @@ class TaskSupervisor:
     async def _start_container(self, spec: ContainerSpec) -> bool:
         engine = self.services.engine
         record = self.record.container(spec.name)
+        missing = None if record.runtime_id else await self._missing_log_group(spec)
+        if missing is not None:
+            reason = (
+                "CannotStartContainerError: failed to initialize logging driver: failed to "
+                "create Cloudwatch log stream: ResourceNotFoundException: The specified log "
+                f"group does not exist: {missing}"
+            )
+            self._set_container(spec.name, last_status=STOPPED, reason=reason)
+            await self._fail(reason)
+            return False
         try:
             cid = record.runtime_id
             if not cid:
@@ -311,7 +330,7 @@ class TaskSupervisor:
         if pause_view is not None and pause_view.status != "running":
             # the task's network namespace is gone: ECS stops the task
             self.record = self.record.stopping(
-                ESSENTIAL_CONTAINER_EXITED, f"Essential container in task exited: {PAUSE_NAME}"
+                ESSENTIAL_CONTAINER_EXITED, f"{ESSENTIAL_CONTAINER_EXITED_REASON}: {PAUSE_NAME}"
             )
         await self._commit(self.record)
 
@@ -342,7 +361,7 @@ class TaskSupervisor:
             self._exited[name].set()
         if spec.essential and self.record.desired != STOPPED:
             self.record = self.record.stopping(
-                ESSENTIAL_CONTAINER_EXITED, f"Essential container in task exited: {name}"
+                ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_CONTAINER_EXITED_REASON
             )
 
     def _bindings(self, spec: ContainerSpec, view: ContainerView) -> tuple[NetworkBinding, ...]:
@@ -360,6 +379,15 @@ class TaskSupervisor:
         self.record = self.record.with_container(replace(current, **changes))
 
     # awslogs
+
+    async def _missing_log_group(self, spec: ContainerSpec) -> str | None:
+        """The awslogs group of ``spec`` when it does not exist and may not be created
+        (``awslogs-create-group`` not true): ECS fails the container's start then."""
+        target = log_target(self.spec, spec, "")
+        check = self.services.log_group_exists
+        if target is None or target.create_group or check is None:
+            return None
+        return None if await check(target.group, target.region) else target.group
 
     def _ship_logs(self, spec: ContainerSpec) -> None:
         record = self.record.container(spec.name)

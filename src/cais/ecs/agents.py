@@ -77,6 +77,8 @@ class LogSink(Protocol):
         create_stream: bool = True,
     ) -> int: ...
 
+    def get_group(self, scope: LogScope, name: str) -> object: ...
+
 
 class AgentGateway:
     def __init__(self, ecs: Ecs, specs: SpecBuilder, *, logs: LogSink | None = None) -> None:
@@ -255,6 +257,23 @@ class AgentGateway:
         except AwsError as exc:
             status = 404 if exc.type == "ResourceNotFoundException" else 400
             raise AgentError(exc.type, exc.message, status=status) from None
+
+    def log_group(
+        self, instance: ContainerInstance, request: protocol.LogGroupRequest
+    ) -> protocol.LogGroupResponse:
+        """Whether an awslogs group exists (in the instance's account, the given region)."""
+        if self.logs is None:
+            raise AgentError("NotSupported", "This control plane keeps no logs.", status=501)
+        if not request.group:
+            raise bad_request("log_group needs a group")
+        scope = LogScope(instance.scope.account, request.region or instance.scope.region)
+        try:
+            self.logs.get_group(scope, request.group)
+        except AwsError as exc:
+            if exc.type != "ResourceNotFoundException":
+                raise AgentError(exc.type, exc.message) from None
+            return protocol.LogGroupResponse(exists=False)
+        return protocol.LogGroupResponse(exists=True)
 
     def deregister(self, instance: ContainerInstance) -> None:
         if instance.status != "INACTIVE":

@@ -95,7 +95,8 @@ def request_for(
 ) -> sched.TaskRequest:
     """The scheduler's request for ``count`` tasks of a definition (overrides applied).
 
-    The task definition's own memberOf constraints are added to the call's, as ECS does.
+    The task definition's own memberOf constraints are added to the call's, as ECS does,
+    and its ``requiresAttributes`` must all be on the instance (else ``ATTRIBUTE``).
     """
     cpu, memory = taskdef.reservation_of(definition.body, overrides)
     ports = tuple(
@@ -117,6 +118,10 @@ def request_for(
         ),
         placement_strategy=sched.strategies_from_api(strategies),
         container_instances=tuple(instances),
+        required_attributes=tuple(
+            sched.RequiredAttribute(a["name"], a.get("value"))
+            for a in definition.body.get("requiresAttributes", ())
+        ),
     )
 
 

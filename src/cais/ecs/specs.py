@@ -7,8 +7,9 @@ registry credentials are filled in:
   secret store (``cais ecs create-secret``), by name or by a Secrets Manager style ARN
   ``arn:aws:secretsmanager:<region>:<account>:secret:<name>``; its value is the JSON
   ``{"username": …, "password": …}`` that ECS expects of such a secret. A secret that does
-  not exist gives no credentials: the pull fails on the agent and the task stops with
-  TaskFailedToStart, as on ECS.
+  not exist (or is not that JSON) fails the task before anything is pulled, as on ECS:
+  the spec's ``initialization_error`` is ECS's ``ResourceInitializationError: unable to
+  pull secrets or registry auth: …`` and the agent stops the task with TaskFailedToStart.
 - An image in this ``cais up``'s own registry gets an ECR login (``AWS`` and a 12-hour
   password) for the account and access key that ran the task.
 """
@@ -27,6 +28,11 @@ from cais.ecs.model import Scope, Task, TaskDefinition
 log = logging.getLogger(__name__)
 
 DEFAULT_STOP_TIMEOUT = 30
+SECRETS_FAILED = "ResourceInitializationError: unable to pull secrets or registry auth: "
+
+
+class SecretError(Exception):
+    """A registry secret that cannot be used; the message is the task's stopped reason."""
 
 
 class RegistryLogins(Protocol):
@@ -76,6 +82,7 @@ class SpecBuilder:
         containers = taskdef.apply_container_overrides(body, task.overrides)
         cpu_text = task.overrides.get("cpu") or body.get("cpu")
         memory_text = task.overrides.get("memory") or body.get("memory")
+        problems: list[str] = []
         return protocol.TaskSpec(
             task_arn=task.arn,
             cluster_arn=task.cluster_arn,
@@ -83,14 +90,23 @@ class SpecBuilder:
             revision=task.revision,
             desired_status=task.desired_status,
             network_mode=definition.network_mode,
-            containers=tuple(self._container(c, task) for c in containers),
+            containers=tuple(self._container(c, task, problems) for c in containers),
             volumes=tuple(_volume(v) for v in body.get("volumes") or ()),
             cpu=taskdef.parse_task_cpu(str(cpu_text)) if cpu_text is not None else None,
             memory=taskdef.parse_task_memory(str(memory_text)) if memory_text is not None else None,
             stop_reason=task.stopped_reason if task.desired_status == "STOPPED" else "",
+            initialization_error=problems[0] if problems else "",
         )
 
-    def _container(self, c: Mapping[str, Any], task: Task) -> protocol.ContainerSpec:
+    def _container(
+        self, c: Mapping[str, Any], task: Task, problems: list[str]
+    ) -> protocol.ContainerSpec:
+        """One container's spec; a registry secret it cannot use goes to ``problems``."""
+        try:
+            auth = self._auth(c, task)
+        except SecretError as exc:
+            auth = None
+            problems.append(str(exc))
         linux = c.get("linuxParameters") or {}
         capabilities = linux.get("capabilities") or {}
         log_config = c.get("logConfiguration")
@@ -147,7 +163,7 @@ class SpecBuilder:
             )
             if log_config
             else None,
-            registry_auth=self._auth(c, task),
+            registry_auth=auth,
         )
 
     def _auth(self, c: Mapping[str, Any], task: Task) -> protocol.RegistryAuth | None:
@@ -163,18 +179,27 @@ class SpecBuilder:
                 return protocol.RegistryAuth("AWS", password)
         return None
 
-    def _secret_auth(self, parameter: str, scope: Scope) -> protocol.RegistryAuth | None:
+    def _secret_auth(self, parameter: str, scope: Scope) -> protocol.RegistryAuth:
+        """The credentials a secret holds; SecretError (with ECS's words) when it cannot."""
+        retrieval = "execution resource retrieval failed: unable to retrieve secret from asm: "
         name = secret_name(parameter, scope)
         value = self._secrets.secret(scope, name) if name else None
         if value is None:
             log.warning("repositoryCredentials: no secret %r in %s", parameter, scope)
-            return None
+            raise SecretError(
+                f"{SECRETS_FAILED}{retrieval}failed to fetch secret {parameter} from secrets "
+                "manager: ResourceNotFoundException: Secrets Manager can't find the specified "
+                "secret."
+            )
         try:
             doc = json.loads(value)
             return protocol.RegistryAuth(str(doc["username"]), str(doc["password"]))
         except (ValueError, KeyError, TypeError):
             log.warning("repositoryCredentials: secret %r is not {username, password}", parameter)
-            return None
+            raise SecretError(
+                f"{SECRETS_FAILED}{retrieval}secret {parameter} is not the JSON object "
+                '{"username": ..., "password": ...} that registry credentials need'
+            ) from None
 
 
 def _volume(v: Mapping[str, Any]) -> protocol.Volume:
@@ -183,7 +208,7 @@ def _volume(v: Mapping[str, Any]) -> protocol.Volume:
         return protocol.Volume(
             name=v["name"],
             scope=docker.get("scope") or "task",
-            autoprovision=bool(docker.get("autoprovision", True)),
+            autoprovision=bool(docker.get("autoprovision", False)),  # ECS's default
         )
     host = v.get("host") or {}
     return protocol.Volume(name=v["name"], host_path=host.get("sourcePath") or "")

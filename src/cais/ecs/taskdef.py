@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cais.ecs import errors
+from cais.ecs.requirements import required_attributes
 
 NETWORK_MODES = ("bridge", "host", "awsvpc", "none")
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
@@ -151,6 +152,7 @@ def normalise(params: Mapping[str, Any]) -> Body:
     ):
         if params.get(member) is not None:
             body[member] = params[member]
+    body["requiresAttributes"] = required_attributes(body)
     return body
 
 

@@ -180,7 +180,13 @@ class EcsComponent:
             register_request = protocol.from_wire(protocol.RegisterRequest, body)
             _check_register(register_request)
             return await run(gateway.register, register_request)
-        if call not in (protocol.POLL, protocol.REPORT, protocol.LOGS, protocol.DEREGISTER):
+        if call not in (
+            protocol.POLL,
+            protocol.REPORT,
+            protocol.LOGS,
+            protocol.LOG_GROUP,
+            protocol.DEREGISTER,
+        ):
             raise AgentError("UnknownCall", f"no such agent call {call!r}", status=404)
         instance = await run(gateway.authenticate, request.headers.get("Authorization"))
         if call == protocol.POLL:
@@ -194,6 +200,10 @@ class EcsComponent:
                 gateway.write_logs, instance, protocol.from_wire(protocol.LogsRequest, body)
             )
             return {"stored": stored}
+        if call == protocol.LOG_GROUP:
+            return await run(
+                gateway.log_group, instance, protocol.from_wire(protocol.LogGroupRequest, body)
+            )
         await run(gateway.deregister, instance)
         return {}
 

@@ -64,7 +64,7 @@ def test_definition_options_reach_the_container(
             volumes=(
                 p.Volume("host", host_path=str(shared)),
                 p.Volume("scratch"),
-                p.Volume("cache", scope="shared"),
+                p.Volume("cache", scope="shared", autoprovision=True),
             ),
         )
     )

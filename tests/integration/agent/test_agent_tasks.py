@@ -67,7 +67,7 @@ def test_essential_exit_stops_the_task(
     spec = control_plane.run_task(task_spec("essential", [main, side]))
     stopped = control_plane.wait_status(spec.task_arn, "STOPPED", timeout=60)
     assert stopped.stop_code == "EssentialContainerExited"
-    assert "main" in stopped.stopped_reason
+    assert stopped.stopped_reason == "Essential container in task exited"
     by_name = states_of(stopped)
     assert by_name["main"].exit_code == 3
     assert by_name["side"].last_status == "STOPPED"
@@ -231,6 +231,31 @@ def test_awslogs_events_arrive_with_the_output(
     assert batch.create_group and batch.region == "us-east-1"
     for event in batch.events:
         assert before - 1 <= event.timestamp_ms / 1000 <= time.time()
+
+
+def test_awslogs_to_a_missing_group_fails_the_task(
+    engine: Engine, control_plane: FakeControlPlane, agents: AgentProcesses
+) -> None:
+    """Without ``awslogs-create-group`` the agent asks the control plane first, as ECS's
+    awslogs driver fails a container whose group does not exist."""
+    agents.start()
+    control_plane.missing_log_groups.add("/ecs/nowhere")
+    logged = p.ContainerSpec(
+        name="app",
+        image="busybox",
+        command=("sleep", "600"),
+        log_configuration=p.LogConfiguration(
+            "awslogs", {"awslogs-group": "/ecs/nowhere", "awslogs-region": "us-east-1"}
+        ),
+    )
+    spec = control_plane.run_task(task_spec("nolog", [logged]))
+    stopped = control_plane.wait_status(spec.task_arn, "STOPPED", timeout=60)
+    assert stopped.stop_code == "TaskFailedToStart"
+    assert stopped.stopped_reason.startswith("CannotStartContainerError: ")
+    assert stopped.stopped_reason.endswith("The specified log group does not exist: /ecs/nowhere")
+    assert states_of(stopped)["app"].runtime_id == ""  # never made
+    labels = [c.config.labels for c in engine.container_store.all()]
+    assert not any(lb.get("com.amazonaws.ecs.task-arn") == spec.task_arn for lb in labels)
 
 
 def test_an_image_that_cannot_be_pulled_fails_the_task(

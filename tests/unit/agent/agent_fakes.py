@@ -133,10 +133,16 @@ class Harness:
     store: MemoryStore = field(default_factory=MemoryStore)
     reports: list[p.TaskState] = field(default_factory=list)
     logs: list[p.LogsRequest] = field(default_factory=list)
+    missing_log_groups: set[str] = field(default_factory=set)
+    asked_log_groups: list[tuple[str, str]] = field(default_factory=list)
 
     def services(self) -> Services:
         async def send(request: p.LogsRequest) -> None:
             self.logs.append(request)
+
+        async def log_group_exists(group: str, region: str) -> bool:
+            self.asked_log_groups.append((group, region))
+            return group not in self.missing_log_groups
 
         return Services(
             engine=self.engine,
@@ -144,6 +150,7 @@ class Harness:
             store=self.store,
             report=self.reports.append,
             send_logs=send,
+            log_group_exists=log_group_exists,
             watch_interval=0.01,
             log_flush_interval=0.01,
         )
@@ -194,6 +201,10 @@ class MemoryControlPlane:
 
     async def logs(self, session: str, request: p.LogsRequest) -> None:
         self._check(session)
+
+    async def log_group(self, session: str, request: p.LogGroupRequest) -> p.LogGroupResponse:
+        self._check(session)
+        return p.LogGroupResponse(exists=True)
 
     async def deregister(self, session: str) -> None:
         return None

@@ -95,7 +95,7 @@ def test_an_essential_exit_stops_the_task_and_a_non_essential_one_does_not() -> 
     final = h.reports[-1]
     assert final.last_status == "STOPPED"
     assert final.stop_code == "EssentialContainerExited"
-    assert final.stopped_reason == "Essential container in task exited: main"
+    assert final.stopped_reason == "Essential container in task exited"  # ECS's exact words
     by_name = {x.name: x for x in final.containers}
     assert by_name["main"].exit_code == 2 and by_name["init"].exit_code == 0
     assert h.store.saved[spec.task_arn] == sup.record  # written before reported
@@ -170,7 +170,7 @@ def test_task_volumes_are_made_and_removed_shared_ones_kept() -> None:
         ],
         volumes=(
             p.Volume("scratch"),
-            p.Volume("cache", scope="shared"),
+            p.Volume("cache", scope="shared", autoprovision=True),
             p.Volume("host", host_path="/srv/data"),
         ),
     )
@@ -191,6 +191,42 @@ def test_task_volumes_are_made_and_removed_shared_ones_kept() -> None:
 
     asyncio.run(scenario())
     assert h.engine.volumes == {"cache"}
+
+
+def test_a_shared_volume_is_not_autoprovisioned_by_default() -> None:
+    """ECS's autoprovision defaults to false: a shared volume that does not exist fails the
+    task before any container is made; one that exists is mounted."""
+    h = Harness()
+    spec = task_spec(
+        "app",
+        [c("web", mount_points=(p.MountPoint("cache", "/cache"),))],
+        volumes=(p.Volume("cache", scope="shared"),),
+    )
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert final.last_status == "STOPPED"
+    assert final.stop_code == "TaskFailedToStart"
+    assert final.stopped_reason == (
+        "CannotCreateVolumeError: volume detection failed, volume 'cache' does not exist "
+        "and autoprovision is set to false"
+    )
+    assert not [call for call in h.engine.calls if call[0] in ("volume", "create")]
+    assert h.engine.volumes == set()
+
+    h = Harness()
+    h.engine.volumes.add("cache")
+    sup = h.supervisor(spec)
+
+    async def scenario() -> None:
+        job = asyncio.create_task(sup.run())
+        await until(lambda: sup.record.known == "RUNNING")
+        mounts = h.engine.options[h.engine.by_container("web")].mounts
+        assert [(m.type, m.source, m.target) for m in mounts] == [("volume", "cache", "/cache")]
+        sup.update(p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"}))
+        await asyncio.wait_for(job, 5)
+
+    asyncio.run(scenario())
+    assert h.engine.volumes == {"cache"}  # a shared volume outlives the task
 
 
 def test_awsvpc_tasks_join_the_pause_containers_namespace() -> None:
@@ -272,3 +308,60 @@ def test_a_stopped_wish_before_the_start_skips_the_containers() -> None:
     ]
     assert h.reports[-1].stopped_reason == "no"
     assert not [k for k, _ in h.engine.calls if k in ("pull", "create", "start")]
+
+
+def awslogs(**options: str) -> p.LogConfiguration:
+    return p.LogConfiguration(
+        "awslogs", {"awslogs-group": "/ecs/app", "awslogs-region": "eu-west-1", **options}
+    )
+
+
+def test_awslogs_to_a_missing_group_fails_the_task_before_the_container_starts() -> None:
+    h = Harness()
+    h.missing_log_groups.add("/ecs/app")
+    spec = task_spec("app", [c("side"), c("web", log_configuration=awslogs())])
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert final.last_status == "STOPPED"
+    assert final.stop_code == "TaskFailedToStart"
+    assert final.stopped_reason.startswith("CannotStartContainerError: ")
+    assert "The specified log group does not exist: /ecs/app" in final.stopped_reason
+    web = next(x for x in final.containers if x.name == "web")
+    assert web.last_status == "STOPPED" and web.reason == final.stopped_reason
+    assert ("create", "web") not in h.engine.calls
+    assert h.asked_log_groups == [("/ecs/app", "eu-west-1")]
+
+
+def test_awslogs_create_group_true_is_not_checked_and_an_existing_group_runs() -> None:
+    for options, asked in (({"awslogs-create-group": "true"}, []), ({}, ["/ecs/app"])):
+        h = Harness()
+        if options:
+            h.missing_log_groups.add("/ecs/app")
+        spec = task_spec("app", [c("web", log_configuration=awslogs(**options))])
+        sup = h.supervisor(spec)
+
+        async def scenario(sup: TaskSupervisor = sup, spec: p.TaskSpec = spec) -> None:
+            job = asyncio.create_task(sup.run())
+            await until(lambda: sup.record.known == "RUNNING")
+            sup.update(p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"}))
+            await asyncio.wait_for(job, 5)
+
+        asyncio.run(scenario())
+        assert ("start", "web") in h.engine.calls
+        assert h.reports[-1].stop_code == ""
+        assert [group for group, _ in h.asked_log_groups] == asked
+
+
+def test_an_initialization_error_fails_the_task_before_anything_is_made() -> None:
+    h = Harness()
+    reason = "ResourceInitializationError: unable to pull secrets or registry auth: no secret"
+    spec = p.TaskSpec(**{**task_spec("app", [c("web")]).__dict__, "initialization_error": reason})
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert (final.last_status, final.stop_code, final.stopped_reason) == (
+        "STOPPED",
+        "TaskFailedToStart",
+        reason,
+    )
+    assert final.pull_started_at is None
+    assert h.engine.calls == []

@@ -3,6 +3,7 @@ join tokens and sessions, long polls, reports, logs, heartbeats, deregistration.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from ecs_harness import WEB, ControlPlane, control_plane
 
 from cais.agent import protocol
+from cais.agent.client import HttpControlPlane
 from cais.ecs import Scope
 from cais.settings import Settings
 from ecs_fake_agent import AgentHttpError, Behaviour, FakeAgent
@@ -192,6 +194,26 @@ def test_logs_go_to_cloudwatch_logs(plane: ControlPlane) -> None:
     assert [e["message"] for e in events] == ["hello"]
 
 
+def test_the_agent_can_ask_whether_a_log_group_exists(plane: ControlPlane) -> None:
+    """The real agent's client against the control plane: the check it makes before
+    starting an awslogs container without ``awslogs-create-group``."""
+    agent = plane.agent("a")
+    agent.register()
+
+    async def ask(group: str, region: str = "") -> bool:
+        client = HttpControlPlane(plane.url)
+        try:
+            answer = await client.log_group(agent.session, protocol.LogGroupRequest(group, region))
+            return answer.exists
+        finally:
+            await client.close()
+
+    assert asyncio.run(ask("/ecs/app")) is False
+    plane.client("logs").create_log_group(logGroupName="/ecs/app")
+    assert asyncio.run(ask("/ecs/app")) is True
+    assert asyncio.run(ask("/ecs/app", "eu-west-1")) is False  # another region's groups
+
+
 def test_a_silent_agent_is_disconnected_and_gets_no_tasks(settings: Settings) -> None:
     with control_plane(settings, heartbeat=0.3) as plane:
         ecs = plane.client()
@@ -264,6 +286,38 @@ def test_a_task_runs_and_stops_on_the_agents_word(plane: ControlPlane) -> None:
         ][0]
         cpu = {r["name"]: r for r in instance["remainingResources"]}["CPU"]["integerValue"]
         assert cpu == 2048  # released when the task stopped
+    finally:
+        agent.stop()
+
+
+def test_a_missing_registry_secret_fails_the_task_to_start(plane: ControlPlane) -> None:
+    """ECS does not fall back to an anonymous pull: ResourceInitializationError."""
+    ecs = plane.client()
+    ecs.create_cluster()
+    agent = plane.agent("a").start()
+    try:
+        ecs.register_task_definition(
+            family="private",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "ghcr.io/x/y",
+                    "memory": 64,
+                    "repositoryCredentials": {"credentialsParameter": "nope"},
+                }
+            ],
+        )
+        arn = ecs.run_task(taskDefinition="private")["tasks"][0]["taskArn"]
+        ecs.get_waiter("tasks_stopped").wait(
+            tasks=[arn], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+        )
+        task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
+        assert task["stopCode"] == "TaskFailedToStart"
+        assert task["stoppedReason"].startswith(
+            "ResourceInitializationError: unable to pull secrets or registry auth: "
+        )
+        assert "failed to fetch secret nope" in task["stoppedReason"]
+        assert "pullStartedAt" not in task and "startedAt" not in task
     finally:
         agent.stop()
 

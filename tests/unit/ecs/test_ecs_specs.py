@@ -9,6 +9,7 @@ import pytest
 from ecs_harness import FakeLogins
 
 from cais.agent import protocol
+from cais.agent.machine import attributes
 from cais.ecs import Ecs, Scope, SpecBuilder, SqliteEcsStore
 from cais.ecs.model import Attribute, Resources
 from cais.ecs.specs import image_host, secret_name
@@ -29,7 +30,7 @@ def spec_for(ecs: Ecs, definition: dict[str, object], **overrides: object) -> pr
         machine="m",
         hostname="h",
         resources=Resources(cpu=4096, memory=8192),
-        attributes=[Attribute("ecs.availability-zone", "a")],
+        attributes=[Attribute(a.name, a.value) for a in attributes(availability_zone="a")],
         has_agent=True,
         session="s",
     )
@@ -59,6 +60,7 @@ def test_a_spec_carries_the_resolved_definition(ecs: Ecs) -> None:
                 "name": "cache",
                 "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True},
             },
+            {"name": "existing", "dockerVolumeConfiguration": {"scope": "shared"}},
         ],
         "containerDefinitions": [
             {
@@ -109,6 +111,8 @@ def test_a_spec_carries_the_resolved_definition(ecs: Ecs) -> None:
     assert spec.volumes == (
         protocol.Volume(name="data", host_path="/srv/data"),
         protocol.Volume(name="cache", scope="shared", autoprovision=True),
+        # ECS's autoprovision default is false: the agent will not make "existing"
+        protocol.Volume(name="existing", scope="shared", autoprovision=False),
     )
     web, side = spec.containers
     assert web.command == ("httpd", "-f") and web.entry_point == ("/bin/sh", "-c")
@@ -186,6 +190,36 @@ def test_repository_credentials_come_from_the_secret_store(ecs: Ecs) -> None:
     )
     auths = [c.registry_auth for c in spec.containers]
     assert auths == [protocol.RegistryAuth("u", "p"), protocol.RegistryAuth("u", "p"), None]
+    # no anonymous pull: the agent fails the task with ECS's ResourceInitializationError
+    assert spec.initialization_error == (
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution "
+        "resource retrieval failed: unable to retrieve secret from asm: failed to fetch secret "
+        "nope from secrets manager: ResourceNotFoundException: Secrets Manager can't find the "
+        "specified secret."
+    )
+
+
+def test_a_registry_secret_that_is_not_credentials_fails_the_task(ecs: Ecs) -> None:
+    ecs.store.put_secret(SCOPE, "hub", json.dumps({"user": "u"}), now=1.0)
+    spec = spec_for(
+        ecs,
+        {
+            "family": "private",
+            "containerDefinitions": [
+                {
+                    "name": "a",
+                    "image": "ghcr.io/x/y",
+                    "memory": 64,
+                    "repositoryCredentials": {"credentialsParameter": "hub"},
+                }
+            ],
+        },
+    )
+    assert spec.containers[0].registry_auth is None
+    assert spec.initialization_error.startswith(
+        "ResourceInitializationError: unable to pull secrets or registry auth: "
+    )
+    assert "secret hub is not the JSON object" in spec.initialization_error
 
 
 def test_image_hosts_and_secret_names() -> None:
