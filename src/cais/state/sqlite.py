@@ -1,11 +1,15 @@
 """A small SQLite wrapper: WAL mode, one connection per thread, immediate transactions.
 
 Each room owns its tables and declares them with :meth:`Database.ensure_schema`; no room
-reads another room's tables directly.
+reads another room's tables directly. A root made by an older cais is brought up to date
+additively: columns a room declares now but an existing table lacks are added (with their
+declared defaults), so new columns go at the end of a table's declaration.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,7 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cais.errors import CaisError
+
 BUSY_TIMEOUT_MS = 30_000
+_CREATE_TABLE = re.compile(r"\s*CREATE TABLE IF NOT EXISTS\s+(\w+)\s*\(", re.IGNORECASE)
 
 
 class Database:
@@ -44,16 +51,32 @@ class Database:
         return conn
 
     def ensure_schema(self, name: str, statements: Sequence[str]) -> None:
-        """Create a room's tables once per process (statements must be idempotent)."""
+        """Create (or bring up to date) a room's tables once per process; statements must be
+        idempotent. A digest of them per room makes the common case a single query."""
         if name in self._schemas:
             return
+        digest = hashlib.sha256("\x00".join(statements).encode()).hexdigest()
         with self._lock:
             if name in self._schemas:
                 return
-            with self.transaction() as conn:
-                for statement in statements:
-                    conn.execute(statement)
+            if self._schema_digest(name) != digest:
+                with self.transaction() as conn:
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS cais_schema "
+                        "(room TEXT PRIMARY KEY, digest TEXT NOT NULL)"
+                    )
+                    for statement in statements:
+                        conn.execute(statement)
+                        _add_missing_columns(conn, statement)
+                    conn.execute("INSERT OR REPLACE INTO cais_schema VALUES (?, ?)", (name, digest))
             self._schemas.add(name)
+
+    def _schema_digest(self, name: str) -> str | None:
+        try:
+            row = self.query_one("SELECT digest FROM cais_schema WHERE room = ?", (name,))
+        except sqlite3.OperationalError:
+            return None  # a root made before digests were kept
+        return None if row is None else str(row[0])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -87,3 +110,36 @@ class Database:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _add_missing_columns(conn: sqlite3.Connection, statement: str) -> None:
+    """ALTER TABLE … ADD COLUMN for each column the statement declares that the table lacks.
+
+    The declared columns come from SQLite itself (the statement run against a temporary
+    table), not from parsing SQL here."""
+    match = _CREATE_TABLE.match(statement)
+    if match is None:
+        return
+    table = match.group(1)
+    have = {row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")}
+    probe = f"cais_probe_{table}"
+    conn.execute(f"DROP TABLE IF EXISTS temp.{probe}")
+    conn.execute(f"CREATE TEMP TABLE {probe} (" + statement[match.end() :])
+    try:
+        declared = list(conn.execute(f"PRAGMA temp.table_info({probe})"))
+        for _, column, kind, notnull, default, primary in declared:
+            if column in have:
+                continue
+            if primary or (notnull and default is None):
+                raise CaisError(
+                    f"the database's table {table} was made by an older cais and cannot be "
+                    f"brought up to date (column {column} needs a value): reset this root"
+                )
+            clause = f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+            if default is not None:
+                clause += f" DEFAULT {default}"
+            if notnull:
+                clause += " NOT NULL"
+            conn.execute(clause)
+    finally:
+        conn.execute(f"DROP TABLE temp.{probe}")
