@@ -72,8 +72,10 @@ def server(kind: str) -> Iterator[tuple[str, dict[str, str]]]:
         if kind == "cais":
             cmd = [
                 sys.executable, "-m", "cais.cli.main", "up", "--port", str(port),
-                "--agent-heartbeat", "1h", "--quiet",
+                "--agent-heartbeat", "1h", "--quiet", "--no-local-agent",
             ]  # fmt: skip
+            # no local agent: like moto, the control plane places tasks on the four
+            # registered instances and runs no container (bench/agent.py measures that)
         else:
             cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
