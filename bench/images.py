@@ -26,7 +26,7 @@ def _rootfs_tar(path: Path, size: int, tag: bytes) -> None:
         tar.addfile(info, io.BytesIO(data))
 
 
-def main() -> dict[str, object]:
+def main(argv: list[str] | None = None) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="cais-bench-images-"))
     try:
         env = {**os.environ, "CAIS_ROOT": str(work / "src"), "CAIS_RUNROOT": str(work / "srun")}
