@@ -11,9 +11,10 @@ covers them; a 401 is answered once (new challenge, new token) and the call retr
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,15 +93,24 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
         connections: int = 16,
+        cert_dirs: Sequence[Path] | None = None,
     ) -> None:
         _load_httpx()
         import httpx
 
+        from cais.distribution.tls import CERT_DIRS, tls_context
+
         self.registry = registry
         self.endpoint: Endpoint = endpoint_for(registry, tls_verify=tls_verify)
+        # the CAs HTTPS is verified against: the system's plus certs.d (None: not verified)
+        self.tls: ssl.SSLContext | None = (
+            tls_context(registry, CERT_DIRS if cert_dirs is None else cert_dirs)
+            if self.endpoint.verify
+            else None
+        )
         self._http = httpx.Client(
             transport=transport,
-            verify=self.endpoint.verify,
+            verify=self.tls if self.tls is not None else False,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             headers={"User-Agent": USER_AGENT},
