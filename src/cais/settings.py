@@ -47,8 +47,9 @@ class Settings:
             seccomp_profile=Path(env.get("CAIS_SECCOMP_PROFILE") or DEFAULT_SECCOMP_PROFILE),
         )
 
-    def cgroup_of(self, container_id: str) -> str:
-        return f"/{self.cgroup_parent}/{container_id}"
+    def cgroup_of(self, container_id: str, parent: str = "") -> str:
+        """A container's cgroup path: under ``parent`` (``--cgroup-parent``) if given."""
+        return f"/{(parent or self.cgroup_parent).strip('/')}/{container_id}"
 
     @property
     def database(self) -> Path:

@@ -71,6 +71,15 @@ class TaskEngine(Protocol):
 
     def remove_volume(self, name: str) -> None: ...
 
+    def group_path(self, name: str) -> str:
+        """The cgroup path of the group ``name`` (what containers get as cgroup parent)."""
+        ...
+
+    def create_group(self, name: str, cpu_units: int | None, memory_mib: int | None) -> None:
+        """A cgroup for a task's containers with the task's limits."""
+
+    def remove_group(self, name: str) -> None: ...
+
     def start_pause(self, name: str, labels: dict[str, str], network: str) -> tuple[str, str]:
         """Run a pause container on ``network``: (its ID, its address)."""
         ...
@@ -188,6 +197,25 @@ class CaisEngine:
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(NotFoundError):
             self.engine.volumes.remove(name, force=True)
+
+    # task-level limits
+
+    def group_path(self, name: str) -> str:
+        return f"{self.engine.settings.cgroup_parent.strip('/')}/{name}"
+
+    def create_group(self, name: str, cpu_units: int | None, memory_mib: int | None) -> None:
+        from cais.runtime.cgroupgroups import create_group
+
+        create_group(
+            self.group_path(name),
+            cpu_units=cpu_units,
+            memory_bytes=memory_mib << 20 if memory_mib else None,
+        )
+
+    def remove_group(self, name: str) -> None:
+        from cais.runtime.cgroupgroups import remove_group
+
+        remove_group(self.group_path(name))
 
     # awsvpc
 

@@ -39,6 +39,14 @@ def container_name(task: TaskSpec, container: str, *, suffix: str | None = None)
     return _UNSAFE.sub("", name)
 
 
+def task_group(task: TaskSpec) -> str:
+    """The cgroup (under the engine's parent) that holds a task's containers when the task
+    has its own cpu or memory limit; "" when it has none."""
+    if not task.cpu and not task.memory:
+        return ""
+    return "ecs-task-" + _UNSAFE.sub("", task.task_arn.rsplit("/", 1)[-1])
+
+
 def labels(task: TaskSpec, container: ContainerSpec | None, name: str) -> dict[str, str]:
     out = dict(container.docker_labels) if container is not None else {}
     out.update(
@@ -133,8 +141,10 @@ def run_options(
     network: NetworkPlan,
     volumes: Mapping[str, str],
     runtime: str,
+    cgroup_parent: str = "",
 ) -> RunOptions:
-    """The engine's options for ``container`` (``volumes``: task volume → engine volume)."""
+    """The engine's options for ``container`` (``volumes``: task volume → engine volume;
+    ``cgroup_parent``: the task's group, whose limits bound all its containers together)."""
     command: tuple[str, ...] = container.command or ()
     entrypoint: str | None = None
     if container.entry_point:
@@ -143,8 +153,6 @@ def run_options(
         entrypoint = ""
         command = (*container.entry_point, *command)
     memory = container.memory if container.memory is not None else None
-    if memory is None and container.memory_reservation is None and task.memory:
-        memory = task.memory  # no container limit: the task's limit holds for each
     resources = Resources(
         memory=memory << 20 if memory else None,
         memory_reservation=container.memory_reservation << 20
@@ -164,6 +172,7 @@ def run_options(
         )
     mode, publish, hosts = _network(container, network)
     return RunOptions(
+        cgroup_parent=cgroup_parent,
         command=command,
         entrypoint=entrypoint,
         env=tuple(f"{k}={v}" for k, v in container.environment.items()),

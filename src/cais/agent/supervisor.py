@@ -136,6 +136,15 @@ class TaskSupervisor:
             await self._commit(replace(self.record, volumes=volumes))
             labels = plan.labels(self.spec, None, volume.name)
             await self._call(self.services.engine.create_volume, name, labels=labels)
+        group = plan.task_group(self.spec)
+        if group:
+            try:
+                await self._call(
+                    self.services.engine.create_group, group, self.spec.cpu, self.spec.memory
+                )
+            except CaisError as exc:
+                await self._fail(f"ResourceInitializationError: {exc}")
+                return False
         if self.spec.network_mode == "awsvpc":
             return await self._provision_network()
         return True
@@ -259,6 +268,9 @@ class TaskSupervisor:
                 await self._call(engine.remove, record.runtime_id)
         if self.record.pause_id:
             await self._call(engine.remove, self.record.pause_id)
+        group = plan.task_group(self.spec)
+        if group:
+            await self._call(engine.remove_group, group)
         for volume in self.spec.volumes:
             name = self.record.volumes.get(volume.name)
             if name and volume.scope != "shared":
@@ -296,6 +308,7 @@ class TaskSupervisor:
                     ),
                     volumes=self.record.volumes,
                     runtime=self.services.runtime,
+                    cgroup_parent=self._group_path(),
                 )
                 name = plan.container_name(self.spec, spec.name)
                 cid = await self._call(engine.create, name, spec.image, options)
@@ -311,6 +324,10 @@ class TaskSupervisor:
         await self._commit(self.record)
         self._ship_logs(spec)
         return True
+
+    def _group_path(self) -> str:
+        group = plan.task_group(self.spec)
+        return self.services.engine.group_path(group) if group else ""
 
     async def _refresh(self) -> None:
         """Look at every started container; apply the essential rule to what exited."""

@@ -79,7 +79,7 @@ def _stats(ctx: Context, prog: str, argv: list[str]) -> int:
             targets = [c for c in targets if c.state.status in ("running", "paused")]
     cpus = cpu_count()
     previous = {
-        c.id: cgroups.usage(ctx.settings.cgroup_of(c.id), c.state.pid)
+        c.id: cgroups.usage(ctx.settings.cgroup_of(c.id, c.config.cgroup_parent), c.state.pid)
         for c in targets
         if c.state.pid
     }
@@ -87,7 +87,11 @@ def _stats(ctx: Context, prog: str, argv: list[str]) -> int:
         time.sleep(0.5)
         rows = []
         for c in targets:
-            now = cgroups.usage(ctx.settings.cgroup_of(c.id), c.state.pid) if c.state.pid else None
+            now = (
+                cgroups.usage(ctx.settings.cgroup_of(c.id, c.config.cgroup_parent), c.state.pid)
+                if c.state.pid
+                else None
+            )
             before = previous.get(c.id)
             if now is None or before is None:
                 rows.append(

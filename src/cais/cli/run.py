@@ -58,6 +58,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     a("--network", "--net", default=None, help="Connect a container to a network")
     a("--network-alias", action="append", help="Add network-scoped alias for the container")
     a("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+    a("--cgroup-parent", default="", help="Optional parent cgroup for the container")
     a("--dns", action="append", help="Set custom DNS servers")
     a("--dns-search", action="append", help="Set custom DNS search domains")
     a("--add-host", action="append", help="Add a custom host-to-IP mapping (host:ip)")
@@ -200,6 +201,7 @@ def options_from(ctx: Context, args: argparse.Namespace) -> object:
         network_aliases=tuple(args.network_alias or ()),
         ip=args.ip,
         log_size_max=log_size,
+        cgroup_parent=args.cgroup_parent,
     )
 
 

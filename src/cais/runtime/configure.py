@@ -56,6 +56,7 @@ class RunOptions:
     ip: str = ""
     log_size_max: int = 0
     ulimits: tuple[tuple[str, int, int], ...] = ()  # (name as "nofile", soft, hard)
+    cgroup_parent: str = ""
 
 
 def configure(image: Image, image_name: str, opts: RunOptions) -> ContainerConfig:
@@ -119,6 +120,7 @@ def configure(image: Image, image_name: str, opts: RunOptions) -> ContainerConfi
         runtime=opts.runtime,
         log_size_max=opts.log_size_max,
         ulimits=opts.ulimits,
+        cgroup_parent=opts.cgroup_parent,
         exposed_ports=img.exposed_ports,
         publish=opts.publish,
         publish_all=opts.publish_all,

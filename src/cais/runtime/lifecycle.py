@@ -238,7 +238,7 @@ class ContainerService:
                 mounts=resolved,
                 files=files,
                 netns=netns,
-                cgroup=self.settings.cgroup_of(cid),
+                cgroup=self.settings.cgroup_of(cid, cfg.cgroup_parent),
                 seccomp_profile=self.settings.seccomp_profile,
             )
             atomic_write(bundle / "config.json", json.dumps(spec).encode(), durable=False)

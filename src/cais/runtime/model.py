@@ -102,6 +102,7 @@ class ContainerConfig:
     ip: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
     ulimits: tuple[tuple[str, int, int], ...] = ()  # (name as "nofile", soft, hard)
+    cgroup_parent: str = ""  # Docker's --cgroup-parent: "" is the settings' parent
 
 
 @dataclass(frozen=True)

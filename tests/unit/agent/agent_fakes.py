@@ -102,6 +102,15 @@ class FakeEngine:
         self.calls.append(("remove-volume", name))
         self.volumes.discard(name)
 
+    def group_path(self, name: str) -> str:
+        return f"cais/{name}"
+
+    def create_group(self, name: str, cpu_units: int | None, memory_mib: int | None) -> None:
+        self.calls.append(("group", name, cpu_units, memory_mib))
+
+    def remove_group(self, name: str) -> None:
+        self.calls.append(("remove-group", name))
+
     def start_pause(self, name: str, labels: dict[str, str], network: str) -> tuple[str, str]:
         cid = "f" * 64
         self.views[cid] = ContainerView("running", address="10.90.7.2")

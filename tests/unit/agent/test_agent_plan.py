@@ -163,10 +163,26 @@ def test_defaults_follow_ecs() -> None:
         spec, spec.containers[0], network=plan.NetworkPlan("host"), volumes={}, runtime="crun"
     )
     assert options.resources.cpu_shares == plan.MIN_CPU_SHARES  # cpu 0 → 2 shares
-    assert options.resources.memory == 512 << 20  # the task's limit, for want of one
+    # the task's limit is not copied to each container: it bounds them all, in the task's group
+    assert options.resources.memory is None
     assert options.no_healthcheck and options.healthcheck is None
     assert options.entrypoint is None and options.command == ()
     assert options.network == "host" and options.publish == ()
+
+
+def test_a_task_with_its_own_limits_gets_a_group() -> None:
+    limited = task_spec("t", [c("app")], memory=512)
+    assert plan.task_group(limited).startswith("ecs-task-")
+    assert plan.task_group(task_spec("t", [c("app")])) == ""
+    options = plan.run_options(
+        limited,
+        limited.containers[0],
+        network=plan.NetworkPlan("none"),
+        volumes={},
+        runtime="crun",
+        cgroup_parent="cais/ecs-task-1",
+    )
+    assert options.cgroup_parent == "cais/ecs-task-1"
 
 
 def test_an_unknown_capability_is_a_plan_error() -> None:

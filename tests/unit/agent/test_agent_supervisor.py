@@ -10,6 +10,7 @@ from cais.agent import protocol as p
 from cais.agent.engine import ContainerView
 from cais.agent.model import TaskRecord
 from cais.agent.supervisor import TaskSupervisor
+from cais.errors import CaisError
 from ecs_fake_control_plane import task_spec
 
 
@@ -365,3 +366,41 @@ def test_an_initialization_error_fails_the_task_before_anything_is_made() -> Non
     )
     assert final.pull_started_at is None
     assert h.engine.calls == []
+
+
+def test_task_level_limits_make_a_group_for_the_containers_removed_at_the_end() -> None:
+    h = Harness()
+    spec = task_spec("app", [c("web"), c("side", essential=False)], cpu=256, memory=64)
+    group = "ecs-task-" + spec.task_arn.rsplit("/", 1)[1]
+
+    async def scenario() -> None:
+        sup = h.supervisor(spec)
+        job = asyncio.create_task(sup.run())
+        await until(lambda: sup.record.known == "RUNNING")
+        sup.update(p.TaskSpec(**{**spec.__dict__, "desired_status": "STOPPED"}))
+        await asyncio.wait_for(job, 5)
+
+    asyncio.run(scenario())
+    made = [call for call in h.engine.calls if call[0] == "group"]
+    assert made == [("group", group, 256, 64)]
+    # both containers live in the group; neither carries the task's limit on its own
+    assert {o.cgroup_parent for o in h.engine.options.values()} == {f"cais/{group}"}
+    assert {o.resources.memory for o in h.engine.options.values()} == {None}
+    kinds = [call[0] for call in h.engine.calls]
+    assert kinds.index("group") < kinds.index("create")
+    assert kinds.index("remove-group") > max(i for i, k in enumerate(kinds) if k == "remove")
+
+
+def test_a_group_that_cannot_be_made_fails_the_task() -> None:
+    h = Harness()
+
+    def refuse(name: str, cpu_units: int | None, memory_mib: int | None) -> None:
+        raise CaisError(f"cannot make the cgroup cais/{name}: Permission denied")
+
+    h.engine.create_group = refuse  # type: ignore[method-assign]
+    spec = task_spec("app", [c("web")], memory=64)
+    asyncio.run(asyncio.wait_for(h.supervisor(spec).run(), 5))
+    final = h.reports[-1]
+    assert (final.last_status, final.stop_code) == ("STOPPED", "TaskFailedToStart")
+    assert final.stopped_reason.startswith("ResourceInitializationError: cannot make the cgroup")
+    assert not [call for call in h.engine.calls if call[0] == "create"]
