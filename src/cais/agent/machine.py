@@ -29,6 +29,7 @@ CAPABILITIES = (
     "ecs.capability.private-registry-authentication.secretsmanager",
     "ecs.capability.docker-plugin.local",
     "ecs.capability.execution-role-awslogs",
+    "ecs.capability.env-files.s3",  # read by the control plane (cais.ecs.envfiles)
     # The Docker Remote API versions the ECS agent registers for a current Docker; task
     # definitions require some of them (1.18 awsvpc, 1.19 awslogs, 1.24 health checks).
     *(f"com.amazonaws.ecs.capability.docker-remote-api.1.{minor}" for minor in range(17, 45)),

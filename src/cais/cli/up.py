@@ -57,6 +57,8 @@ ECS (the orchestrator): clusters, task definitions, container instances and task
   Private images: repositoryCredentials.credentialsParameter names a secret made with
   'cais ecs create-secret NAME' ({"username","password"}); images of this registry are
   pulled with an ECR login for the account that ran the task.
+  environmentFiles: arn:aws:s3:::BUCKET/KEY is read from <root>/s3/BUCKET/KEY (cais has
+  no S3; copy the .env file there). A missing file fails the task to start.
 
 Lifecycle policies run every --lifecycle-interval, and on demand with
 'cais ecr run-lifecycle'; expired images leave the registry (their blobs go at the next

@@ -4,8 +4,9 @@ ECS derives this list when a definition is registered and places its tasks only 
 container instances whose attributes include every name (otherwise RunTask's failure
 reason is ``ATTRIBUTE``). The subset derived here covers the features an agent may lack:
 the awslogs driver, container health checks, awsvpc (task ENIs), Secrets Manager / SSM
-secrets, private registry authentication, task roles, container ordering and privileged
-containers, with the Docker Remote API versions ECS adds beside some of them.
+secrets, private registry authentication, task roles, container ordering, privileged
+containers and S3 environment files, with the Docker Remote API versions ECS adds beside
+some of them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ PRIVATE_REGISTRY = "ecs.capability.private-registry-authentication.secretsmanage
 TASK_IAM_ROLE = "com.amazonaws.ecs.capability.task-iam-role"
 CONTAINER_ORDERING = "ecs.capability.container-ordering"
 PRIVILEGED = "com.amazonaws.ecs.capability.privileged-container"
+ENV_FILES = "ecs.capability.env-files.s3"
 
 
 def required_attributes(body: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -54,4 +56,6 @@ def required_attributes(body: Mapping[str, Any]) -> list[dict[str, str]]:
             need(CONTAINER_ORDERING)
         if container.get("privileged"):
             need(PRIVILEGED)
+        if container.get("environmentFiles"):
+            need(ENV_FILES)
     return [{"name": name} for name in names]

@@ -12,6 +12,10 @@ registry credentials are filled in:
   pull secrets or registry auth: …`` and the agent stops the task with TaskFailedToStart.
 - An image in this ``cais up``'s own registry gets an ECR login (``AWS`` and a 12-hour
   password) for the account and access key that ran the task.
+
+``environmentFiles`` are read here too (``envfiles``: S3 objects are files under
+``<cais root>/s3``) and merged into each container's environment, its ``environment``
+winning; a file that cannot be read or parsed is the spec's ``initialization_error``.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from cais.agent import protocol
-from cais.ecs import taskdef
+from cais.ecs import envfiles, taskdef
 from cais.ecs.model import Scope, Task, TaskDefinition
 
 log = logging.getLogger(__name__)
@@ -73,9 +78,17 @@ def secret_name(parameter: str, scope: Scope) -> str | None:
 class SpecBuilder:
     """Resolves tasks into the agent protocol's TaskSpec."""
 
-    def __init__(self, secrets: SecretLookup, logins: RegistryLogins | None = None) -> None:
+    def __init__(
+        self,
+        secrets: SecretLookup,
+        logins: RegistryLogins | None = None,
+        *,
+        s3_root: Path | None = None,
+    ) -> None:
+        """``s3_root`` holds the buckets of ``environmentFiles`` (None: every file is missing)."""
         self._secrets = secrets
         self._logins = logins
+        self._s3 = envfiles.S3Directory(s3_root) if s3_root is not None else None
 
     def spec(self, task: Task, definition: TaskDefinition) -> protocol.TaskSpec:
         body = definition.body
@@ -101,12 +114,19 @@ class SpecBuilder:
     def _container(
         self, c: Mapping[str, Any], task: Task, problems: list[str]
     ) -> protocol.ContainerSpec:
-        """One container's spec; a registry secret it cannot use goes to ``problems``."""
+        """One container's spec; a registry secret or env file it cannot use goes to
+        ``problems``."""
         try:
             auth = self._auth(c, task)
         except SecretError as exc:
             auth = None
             problems.append(str(exc))
+        environment = {e["name"]: e.get("value", "") for e in c.get("environment") or ()}
+        try:
+            environment = envfiles.merge(environment, self._env_files(c))
+        except envfiles.EnvFileError as exc:
+            log.warning("environmentFiles of %s: %s", task.arn, exc)
+            problems.append(f"{envfiles.DOWNLOAD_FAILED}{exc}")
         linux = c.get("linuxParameters") or {}
         capabilities = linux.get("capabilities") or {}
         log_config = c.get("logConfiguration")
@@ -117,7 +137,7 @@ class SpecBuilder:
             essential=bool(c.get("essential", True)),
             command=tuple(c["command"]) if c.get("command") is not None else None,
             entry_point=tuple(c["entryPoint"]) if c.get("entryPoint") is not None else None,
-            environment={e["name"]: e.get("value", "") for e in c.get("environment") or ()},
+            environment=environment,
             working_directory=c.get("workingDirectory") or "",
             user=c.get("user") or "",
             cpu=int(c.get("cpu") or 0),
@@ -165,6 +185,16 @@ class SpecBuilder:
             else None,
             registry_auth=auth,
         )
+
+    def _env_files(self, c: Mapping[str, Any]) -> list[dict[str, str]]:
+        """The variables of each of the container's env files, in the definition's order."""
+        files = []
+        for source in c.get("environmentFiles") or ():
+            arn = str(source.get("value", ""))
+            if self._s3 is None:
+                raise envfiles.EnvFileError(f"no S3 directory to read {arn} from")
+            files.append(self._s3.read(arn))
+        return files
 
     def _auth(self, c: Mapping[str, Any], task: Task) -> protocol.RegistryAuth | None:
         credentials = c.get("repositoryCredentials")

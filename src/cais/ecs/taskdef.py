@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cais.ecs import errors
+from cais.ecs.envfiles import parse_s3_arn
 from cais.ecs.requirements import required_attributes
 
 NETWORK_MODES = ("bridge", "host", "awsvpc", "none")
@@ -195,6 +196,7 @@ def _container(raw: Mapping[str, Any], *, mode: str, task_memory: int | None) ->
     for variable in out["environment"]:
         if not variable.get("name"):
             raise _setting("environment", name)
+    _check_environment_files(name, raw.get("environmentFiles") or ())
     for timeout in ("stopTimeout", "startTimeout"):
         value = raw.get(timeout)
         if value is not None and not 0 <= value <= MAX_STOP_TIMEOUT:
@@ -212,6 +214,22 @@ def _container(raw: Mapping[str, Any], *, mode: str, task_memory: int | None) ->
     if raw.get("workingDirectory") is not None and not str(raw["workingDirectory"]).startswith("/"):
         raise _setting("workingDirectory", name)
     return out
+
+
+def _check_environment_files(name: str, files: Iterable[Mapping[str, Any]]) -> None:
+    """Only S3 objects can be env files (ECS knows no other ``type``)."""
+    for source in files:
+        if source.get("type") != "s3":
+            raise errors.client(
+                f"Invalid setting for container '{name}'. "
+                f"environmentFiles type '{source.get('type')}' is not supported: use 's3'."
+            )
+        if parse_s3_arn(str(source.get("value", ""))) is None:
+            raise errors.client(
+                f"Invalid setting for container '{name}'. "
+                f"environmentFiles value '{source.get('value')}' is not an S3 object ARN "
+                "(arn:aws:s3:::bucket/key)."
+            )
 
 
 def _check_memory(
@@ -530,6 +548,8 @@ def apply_container_overrides(
                 env = {e["name"]: e.get("value", "") for e in merged.get("environment") or ()}
                 env.update({e["name"]: e.get("value", "") for e in override["environment"]})
                 merged["environment"] = [{"name": k, "value": v} for k, v in env.items()]
+            if override.get("environmentFiles") is not None:  # replaces the definition's
+                merged["environmentFiles"] = override["environmentFiles"]
         out.append(merged)
     return out
 

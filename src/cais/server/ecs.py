@@ -30,6 +30,7 @@ from cais.aws.credentials import DEFAULT_ACCOUNT_ID
 from cais.aws.errors import AwsError
 from cais.ecr import Ecr
 from cais.ecs import AgentError, AgentGateway, Ecs, EcsSettings, SpecBuilder, register
+from cais.ecs.envfiles import S3_DIRECTORY
 from cais.ecs.model import Scope
 from cais.ecs.service import DEFAULT_HEARTBEAT
 from cais.ecs.sqlite import SqliteEcsStore
@@ -104,7 +105,7 @@ class EcsComponent:
         logins = EcrLogins(ecr, platform.address) if ecr is not None else None
         self.gateway = AgentGateway(
             self.ecs,
-            SpecBuilder(store, logins),
+            SpecBuilder(store, logins, s3_root=platform.settings.root / S3_DIRECTORY),
             logs=logs if logs is not None else LogStore(platform.engine.db),
         )
         self.local_join_token = ""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from ecs_harness import WEB, ControlPlane, control_plane
 
 from cais.agent import protocol
@@ -320,6 +321,89 @@ def test_a_missing_registry_secret_fails_the_task_to_start(plane: ControlPlane) 
         assert "pullStartedAt" not in task and "startedAt" not in task
     finally:
         agent.stop()
+
+
+def test_environment_files_come_from_the_s3_directory(
+    plane: ControlPlane, settings: Settings
+) -> None:
+    """Variables of <root>/s3/<bucket>/<key> reach the agent; a missing file fails the task."""
+    env_file = settings.root / "s3" / "config" / "app.env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text("# app\nMODE=file\nLEVEL=debug\n")
+    ecs = plane.client()
+    ecs.create_cluster()
+    agent = plane.agent("a").start()
+    try:
+        ecs.register_task_definition(
+            family="files",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "busybox",
+                    "memory": 64,
+                    "environment": [{"name": "MODE", "value": "env"}],
+                    "environmentFiles": [
+                        {"type": "s3", "value": "arn:aws:s3:::config/app.env"},
+                        {"type": "s3", "value": "arn:aws:s3:::config/missing.env"},
+                    ],
+                }
+            ],
+        )
+        missing = ecs.run_task(taskDefinition="files")["tasks"][0]["taskArn"]
+        ecs.get_waiter("tasks_stopped").wait(
+            tasks=[missing], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+        )
+        task = ecs.describe_tasks(tasks=[missing])["tasks"][0]
+        assert task["stopCode"] == "TaskFailedToStart"
+        assert task["stoppedReason"].startswith(
+            "ResourceInitializationError: failed to download env files: "
+        )
+        assert "key missing.env from bucket config" in task["stoppedReason"]
+        assert "pullStartedAt" not in task and "startedAt" not in task
+
+        (env_file.parent / "missing.env").write_text("LEVEL=info\nEXTRA=1\n")
+        arn = ecs.run_task(taskDefinition="files")["tasks"][0]["taskArn"]
+        ecs.get_waiter("tasks_running").wait(
+            tasks=[arn], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+        )
+        (container,) = agent.tasks[arn].spec.containers
+        assert container.environment == {"MODE": "env", "LEVEL": "debug", "EXTRA": "1"}
+
+        env_file.write_text("MODE=file\nnot a variable\n")
+        broken = ecs.run_task(taskDefinition="files")["tasks"][0]["taskArn"]
+        ecs.get_waiter("tasks_stopped").wait(
+            tasks=[broken], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+        )
+        task = ecs.describe_tasks(tasks=[broken])["tasks"][0]
+        assert task["stopCode"] == "TaskFailedToStart"
+        assert task["stoppedReason"] == (
+            "ResourceInitializationError: failed to download env files: env file "
+            "arn:aws:s3:::config/app.env: line 2 is not NAME=VALUE: 'not a variable'"
+        )
+    finally:
+        agent.stop()
+
+
+def test_environment_files_must_be_s3_objects(plane: ControlPlane) -> None:
+    ecs = plane.client()
+
+    def refused(source: dict[str, str]) -> tuple[str, str]:
+        container = {"name": "app", "image": "busybox", "memory": 64, "environmentFiles": [source]}
+        with pytest.raises(ClientError) as caught:
+            ecs.register_task_definition(family="files", containerDefinitions=[container])
+        info = caught.value.response["Error"]
+        return info["Code"], info["Message"]
+
+    code, message = refused({"type": "s3", "value": "https://example.com/app.env"})
+    assert code == "ClientException"
+    assert "environmentFiles value 'https://example.com/app.env' is not an S3 object ARN" in (
+        message
+    )
+    # the model's enum is checked first, as for every enum of the API
+    code, message = refused({"type": "http", "value": "arn:aws:s3:::config/app.env"})
+    assert code == "InvalidParameterException"
+    assert "Member must satisfy enum value set: [s3]" in message
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == []
 
 
 def test_tasks_survive_a_restart_of_the_control_plane(settings: Settings) -> None:

@@ -48,6 +48,7 @@ def test_describe_task_definition_shows_what_the_definition_requires(
                 "healthCheck": HEALTH,
                 "secrets": [{"name": "DB", "valueFrom": SECRET}],
                 "repositoryCredentials": {"credentialsParameter": "hub"},
+                "environmentFiles": [{"type": "s3", "value": "arn:aws:s3:::config/app.env"}],
             }
         ],
     )
@@ -65,6 +66,7 @@ def test_describe_task_definition_shows_what_the_definition_requires(
             "com.amazonaws.ecs.capability.docker-remote-api.1.24",
             "ecs.capability.secrets.asm.environment-variables",
             "ecs.capability.private-registry-authentication.secretsmanager",
+            "ecs.capability.env-files.s3",
         ]
     )
     plain = ecs.register_task_definition(
