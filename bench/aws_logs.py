@@ -7,7 +7,7 @@
 Each server runs in its own process on 127.0.0.1 with a fresh state per run; figures are
 medians over ``--runs`` runs. Needs ``moto[server]`` (``pip install 'moto[server]'``).
 
-    .venv/bin/python bench/aws_logs.py [--runs 3] [--events 100000]
+    .venv/bin/python -m bench.aws_logs [--runs 3] [--events 100000]
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.common import REPO, free_port, serving
 
 BATCH = 1_000
 WINDOW_CALLS = 300
@@ -52,45 +52,17 @@ def serve_cais(root: Path, port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-
-
 @contextmanager
 def server(kind: str) -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
         if kind == "cais":
-            cmd = [sys.executable, __file__, "serve", "--root", tmp, "--port", str(port)]
+            cmd = [sys.executable, "-m", "bench.aws_logs", "serve", "--root", tmp]
+            cmd += ["--port", str(port)]
         else:
             cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(port, proc)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        with serving(cmd, port, cwd=REPO) as url:
+            yield url
 
 
 def client(url: str) -> Any:

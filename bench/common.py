@@ -1,13 +1,16 @@
-"""Timing helpers shared by the benchmarks: medians of repeated runs, ratio tables."""
+"""Helpers shared by the benchmarks: medians of repeated runs, ratio tables, servers on
+loopback started and stopped by their PID."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,3 +115,49 @@ def save_results(name: str, data: object) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Until something listens on 127.0.0.1:``port`` (or ``proc`` exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@contextmanager
+def serving(
+    cmd: Sequence[str],
+    port: int,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stop_timeout: float = 10,
+) -> Iterator[str]:
+    """Run a server until the block ends: its URL once it listens; stopped by its PID."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+    )
+    try:
+        wait_for(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

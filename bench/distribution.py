@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Measure, podman_env, report, save_results
-from bench.registry import MIB, Server, free_port, make_image, wait_ready
+from bench.common import Measure, free_port, podman_env, report, save_results
+from bench.registry import MIB, Server, make_image, wait_ready
 
 
 def start_registry(storage: Path) -> Server:

@@ -11,7 +11,7 @@ Each server runs in its own process on 127.0.0.1 with fresh state per run (cais:
 ``cais up`` with a temporary root); figures are medians over ``--runs`` runs. Needs
 ``moto[server]`` (the ``bench`` extra).
 
-    .venv/bin/python -m bench ecr   |   .venv/bin/python bench/ecr.py [--runs 3] [--images 1000]
+    .venv/bin/python -m bench ecr   |   .venv/bin/python -m bench.ecr [--runs 3] [--images 1000]
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import hashlib
 import json
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,31 +31,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.common import free_port, serving
+
 KEY_ID = "AKIACAISLOCALDEFAULT"
 SECRET = "caisLocalDefaultSecretKeyNotForProduction"
 REPO = "bench/app"
 CONFIG = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}).encode()
 LAYER = b"bench layer " * 100
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 @contextmanager
@@ -71,17 +51,8 @@ def server(kind: str) -> Iterator[str]:
         else:
             cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         env = {**os.environ, "CAIS_ROOT": f"{tmp}/root", "CAIS_RUNROOT": f"{tmp}/run"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        try:
-            wait_for(port, proc)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        with serving(cmd, port, env=env) as url:
+            yield url
 
 
 def client(url: str) -> Any:

@@ -10,7 +10,7 @@ RegisterContainerInstance with EC2 instances made in moto; the measured calls ar
 Each server runs in its own process on 127.0.0.1 with a fresh state per run; figures are
 medians over ``--runs`` runs. Needs ``moto[server]`` (the ``bench`` extra).
 
-    .venv/bin/python -m bench ecs        or        .venv/bin/python bench/ecs.py --runs 3
+    .venv/bin/python -m bench ecs        or        .venv/bin/python -m bench.ecs --runs 3
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.common import free_port, serving
 
 KEY_ID = "AKIACAISLOCALDEFAULT"
 SECRET = "caisLocalDefaultSecretKeyNotForProduction"
@@ -42,26 +43,6 @@ DEFINITION = {
     "family": "bench",
     "containerDefinitions": [{"name": "app", "image": "busybox", "cpu": 10, "memory": 16}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 @contextmanager
@@ -78,17 +59,8 @@ def server(kind: str) -> Iterator[tuple[str, dict[str, str]]]:
             # registered instances and runs no container (bench/agent.py measures that)
         else:
             cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        try:
-            wait_for(port, proc)
-            yield f"http://127.0.0.1:{port}", env
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        with serving(cmd, port, env=env, stop_timeout=20) as url:
+            yield url, env
 
 
 def client(url: str, service: str = "ecs") -> Any:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import save_results
+from bench.common import free_port, save_results
 
 MIB = 1 << 20
 PULLS_PER_RUN = 3
@@ -70,13 +70,6 @@ class Results:
     head_rps: list[float] = field(default_factory=list)
     head_p99: list[float] = field(default_factory=list)
     rss: tuple[float, float] = (0.0, 0.0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_ready(host: str, deadline: float = 20.0) -> None:
