@@ -34,7 +34,7 @@ def test_an_older_table_gains_the_new_columns_with_their_defaults(tmp_path: Path
     db.execute("INSERT INTO things VALUES (?, ?, ?, ?)", ("b", 2, '["x"]', "new"))
     rows = [tuple(r) for r in db.query("SELECT * FROM things ORDER BY id")]
     assert rows == [("a", 1, '["bridge"]', None), ("b", 2, '["x"]', "new")]
-    # the next process finds the digest and leaves the tables alone
+    # the next process finds the statements it applied and leaves the tables alone
     again = Database(path)
     again.ensure_schema("things", NEW)
     assert [tuple(r) for r in again.query("SELECT id FROM things ORDER BY id")] == [

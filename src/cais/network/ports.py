@@ -75,20 +75,12 @@ def reserve(mapping: PortMapping) -> socket.socket:
     try:
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(
-            (
-                mapping.host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0"),
-                mapping.host_port,
-            )
-        )
+        sock.bind((mapping.host_ip or "0.0.0.0", mapping.host_port))
         if kind == socket.SOCK_STREAM:
             sock.listen(1)  # a listener: a second SO_REUSEADDR bind is refused too
     except OSError:
         close_quietly(sock)
-        address = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
-        raise ConflictError(
-            f"failed to bind port {address}/{mapping.protocol}: address already in use"
-        ) from None
+        raise _in_use(mapping) from None
     return sock
 
 
@@ -108,10 +100,14 @@ def reserve_free(
 def check_taken(mapping: PortMapping, taken: set[tuple[int, str]]) -> None:
     """A port another container of this root publishes (it may be between restarts)."""
     if (mapping.host_port, mapping.protocol) in taken:
-        address = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
-        raise ConflictError(
-            f"failed to bind port {address}/{mapping.protocol}: address already in use"
-        )
+        raise _in_use(mapping)
+
+
+def _in_use(mapping: PortMapping) -> ConflictError:
+    address = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
+    return ConflictError(
+        f"failed to bind port {address}/{mapping.protocol}: address already in use"
+    )
 
 
 def close_quietly(sock: socket.socket) -> None:

@@ -8,7 +8,6 @@ declared defaults), so new columns go at the end of a table's declaration.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 import threading
@@ -52,30 +51,31 @@ class Database:
 
     def ensure_schema(self, name: str, statements: Sequence[str]) -> None:
         """Create (or bring up to date) a room's tables once per process; statements must be
-        idempotent. A digest of them per room makes the common case a single query."""
+        idempotent. The statements last applied are kept per room, so that the common case
+        is one query (no hashing: hashlib's OpenSSL start-up would cost every command)."""
         if name in self._schemas:
             return
-        digest = hashlib.sha256("\x00".join(statements).encode()).hexdigest()
+        text = "\n".join(statements)
         with self._lock:
             if name in self._schemas:
                 return
-            if self._schema_digest(name) != digest:
+            if self._applied_schema(name) != text:
                 with self.transaction() as conn:
                     conn.execute(
-                        "CREATE TABLE IF NOT EXISTS cais_schema "
-                        "(room TEXT PRIMARY KEY, digest TEXT NOT NULL)"
+                        "CREATE TABLE IF NOT EXISTS cais_schemas "
+                        "(room TEXT PRIMARY KEY, statements TEXT NOT NULL)"
                     )
                     for statement in statements:
                         conn.execute(statement)
                         _add_missing_columns(conn, statement)
-                    conn.execute("INSERT OR REPLACE INTO cais_schema VALUES (?, ?)", (name, digest))
+                    conn.execute("INSERT OR REPLACE INTO cais_schemas VALUES (?, ?)", (name, text))
             self._schemas.add(name)
 
-    def _schema_digest(self, name: str) -> str | None:
+    def _applied_schema(self, name: str) -> str | None:
         try:
-            row = self.query_one("SELECT digest FROM cais_schema WHERE room = ?", (name,))
+            row = self.query_one("SELECT statements FROM cais_schemas WHERE room = ?", (name,))
         except sqlite3.OperationalError:
-            return None  # a root made before digests were kept
+            return None  # a root made before the statements were kept
         return None if row is None else str(row[0])
 
     @contextmanager
