@@ -103,16 +103,22 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             runs=RUNS,
         )
         crun_run = timed(crun_once, runs=RUNS)
+        # the same without the fork server: every command pays Python's start-up and imports
+        cold = {**env, "CAIS_FORK_SERVER": "0"}
+        cold_run = timed(
+            lambda: run([CAIS, "run", "--rm", "--network", "none", "busybox", "true"], env=cold),
+            runs=RUNS,
+        )
 
-        def cais_cycle() -> None:
+        def cais_cycle(cycle_env: dict[str, str]) -> None:
             cid = subprocess.run(
                 [CAIS, "run", "-d", "--network", "none", "busybox", "sleep", "100"],
-                env=env,
+                env=cycle_env,
                 capture_output=True,
                 text=True,
                 check=True,
             ).stdout.strip()
-            run([CAIS, "rm", "-f", cid], env=env)
+            run([CAIS, "rm", "-f", cid], env=cycle_env)
 
         def podman_cycle() -> None:
             cid = subprocess.run(
@@ -124,8 +130,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             ).stdout.strip()
             run([*pm, "rm", "-f", "-t", "0", cid], env=penv)
 
-        cais_cycles = timed(cais_cycle, runs=RUNS)
+        cais_cycles = timed(lambda: cais_cycle(env), runs=RUNS)
         podman_cycles = timed(podman_cycle, runs=RUNS)
+        cold_cycles = timed(lambda: cais_cycle(cold), runs=RUNS)
 
         # memory kept per idle container: every process besides the container's own
         for _ in range(IDLE):
@@ -134,6 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         time.sleep(1.0)
         # cais's monitor (one per run root, shared by every container) counts too
         monitor_rss = _monitor_rss_kib(work / "run")
+        forkserver_rss = _pid_file_rss_kib(work / "run" / "cli.pid")
         cais_rss = (sum(_rss_kib(p) for p in _conmon_pids(str(work / "run"))) + monitor_rss) / IDLE
         podman_rss = sum(_rss_kib(p) for p in _conmon_pids(str(work / "pm"))) / IDLE
         run([*pm, "rm", "-f", "-t", "0", "-a"], env=penv)
@@ -145,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         rows = [
             ("run --rm busybox true (s)", cais_run, podman_run),
             ("run -d + rm -f cycle (s)", cais_cycles, podman_cycles),
+            ("run --rm, no fork server (s)", cold_run, podman_run),
+            ("run -d + rm -f, no fork server (s)", cold_cycles, podman_cycles),
             (
                 "RSS kept per idle container (KiB)",
                 Measure("", [cais_rss], "KiB"),
@@ -157,10 +167,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"raw crun run of the same bundle: median {crun_run.median * 1000:.1f} ms "
             f"(cais is {cais_run.median / crun_run.median:.1f}x raw crun); "
             f"cais monitor RSS {monitor_rss:.0f} KiB shared by {IDLE} containers; "
+            f"fork server RSS {forkserver_rss:.0f} KiB per run root, with or without "
+            "containers, gone after 600 s without a command; "
             f"runs={RUNS}",
         )
         result["crun_run_median"] = crun_run.median
         result["monitor_rss_kib"] = monitor_rss
+        result["forkserver_rss_kib"] = forkserver_rss
         save_results("runtime", result)
         return result
     finally:
@@ -170,9 +183,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
 
 def _monitor_rss_kib(runroot: Path) -> float:
+    return _pid_file_rss_kib(runroot / "monitor.pid")
+
+
+def _pid_file_rss_kib(pid_file: Path) -> float:
     try:
-        pid = int((runroot / "monitor.pid").read_text().split()[0])
-        return _rss_kib(pid)
+        return _rss_kib(int(pid_file.read_text().split()[0]))
     except (OSError, ValueError, IndexError):
         return 0.0
 

@@ -179,5 +179,6 @@ stop_up
 
 run cais builder prune -f
 run cais system monitor stop
+run cais system forkserver stop
 
 step "Done"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cais.cli import forkserver
 from cais.engine import Engine
 from cais.settings import Settings
 from helpers import Cli
@@ -27,11 +28,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason="needs root"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_fork_server_outlives_the_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """Roots a test made itself (not by the ``settings`` fixture) may have a fork server."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"cais.cli.forkserver" in args and args[-2].decode().startswith(base):
+                forkserver.stop(Path(args[-2].decode()))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
     """Temporary roots, and a cgroup parent of the test's own (so leak checks see only it)."""
     parent = f"cais-test-{os.urandom(4).hex()}"
     yield Settings(root=tmp_path / "root", runroot=tmp_path / "run", cgroup_parent=parent)
+    forkserver.stop(tmp_path / "run")  # the CLI's fork server for this run root, if one started
     for hierarchy in Path("/sys/fs/cgroup").iterdir():
         with contextlib.suppress(OSError):
             (hierarchy / parent).rmdir()

@@ -51,7 +51,7 @@ class EcsUp:
     def cais(self, *args: str) -> str:
         """Run ``cais ARGS`` on this root; its stdout (it must succeed)."""
         done = subprocess.run(
-            [sys.executable, "-m", "cais.cli.main", *args],
+            [sys.executable, "-m", "cais.cli.launch", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -128,7 +128,7 @@ def _spawn(base: Path, port: int, args: tuple[str, ...]) -> tuple[subprocess.Pop
             [
                 sys.executable,
                 "-m",
-                "cais.cli.main",
+                "cais.cli.launch",
                 "up",
                 "--port",
                 str(port),

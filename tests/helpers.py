@@ -31,13 +31,14 @@ class Cli:
             "CAIS_RUNROOT": str(self.settings.runroot),
             "CAIS_CGROUP_PARENT": self.settings.cgroup_parent,
             "CAIS_SECCOMP_PROFILE": str(self.settings.seccomp_profile),
+            "CAIS_FORK_SERVER_IDLE": "30",  # a test's fork server must not outlive it for long
         }
 
     def __call__(
         self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 120
     ) -> Result:
         proc = subprocess.run(
-            [sys.executable, "-m", "cais.cli.main", *args],
+            [sys.executable, "-m", "cais.cli.launch", *args],
             input=input,
             capture_output=True,
             env=self.env(),
@@ -59,6 +60,7 @@ def cleanup_engine(engine: object) -> None:
     """Remove every container of a test's engine and stop its monitor (nothing may leak)."""
     import contextlib
 
+    from cais.cli import forkserver
     from cais.engine import Engine
     from cais.errors import CaisError
     from cais.runtime import monitor
@@ -68,6 +70,7 @@ def cleanup_engine(engine: object) -> None:
         with contextlib.suppress(CaisError):
             engine.containers.remove(container.id, force=True, volumes=True)
     monitor.stop(engine.settings)
+    forkserver.stop(engine.settings.runroot)
     if "networks" in engine.__dict__ or (engine.settings.root / "cais.db").exists():
         for network in engine.networks.store.all():  # bridges and firewall rules are host-wide
             with contextlib.suppress(CaisError):

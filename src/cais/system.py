@@ -11,6 +11,7 @@ from cais.errors import CaisError
 
 def reset(engine: Engine) -> None:
     """Remove containers, networks (with their bridges and rules), volumes, images, state."""
+    from cais.cli import forkserver
     from cais.runtime import monitor
 
     for container in engine.container_store.all():
@@ -28,4 +29,5 @@ def reset(engine: Engine) -> None:
             engine.images.remove(str(image.id), force=True)
     engine.close()
     shutil.rmtree(engine.settings.root, ignore_errors=True)
+    forkserver.stop(engine.settings.runroot)
     shutil.rmtree(engine.settings.runroot, ignore_errors=True)

@@ -89,7 +89,7 @@ def up(tmp_path: Path) -> Iterator[EcsUp]:
         finally:
             running.stop()
             subprocess.run(
-                [sys.executable, "-m", "cais.cli.main", "system", "reset", "-f"],
+                [sys.executable, "-m", "cais.cli.launch", "system", "reset", "-f"],
                 env=running.env,
                 capture_output=True,
                 check=False,
@@ -196,7 +196,7 @@ class Machine:
             "CAIS_CGROUP_PARENT": f"cais-test-{self.name[-6:]}",
         }
         subprocess.run(
-            [sys.executable, "-m", "cais.cli.main", "image", "bootstrap", "busybox"],
+            [sys.executable, "-m", "cais.cli.launch", "image", "bootstrap", "busybox"],
             env=self.env,
             check=True,
             capture_output=True,
@@ -208,7 +208,7 @@ class Machine:
                 f"--net=/run/netns/{self.name}",
                 sys.executable,
                 "-m",
-                "cais.cli.main",
+                "cais.cli.launch",
                 "agent",
                 "--join",
                 f"http://{self.host_ip}:{url_port}",
@@ -245,7 +245,7 @@ class Machine:
                 f"--net=/run/netns/{self.name}",
                 sys.executable,
                 "-m",
-                "cais.cli.main",
+                "cais.cli.launch",
                 "system",
                 "reset",
                 "-f",

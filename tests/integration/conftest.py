@@ -3,10 +3,12 @@ no container, mount, cgroup or monitor behind."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from cais.cli import forkserver
 from cais.engine import Engine
 from cais.images.bootstrap import bootstrap
 from cais.settings import Settings
@@ -29,5 +31,14 @@ def busybox(engine: Engine) -> str:
 
 @pytest.fixture
 def ccli(settings: Settings, busybox: str) -> Iterator[Cli]:
-    """The CLI against a root that has busybox; everything it started is removed after."""
-    yield Cli(settings)
+    """The CLI against a root that has busybox; everything it started is removed after.
+
+    Its fork server is up before the test's first command, so every command takes the path a
+    user's commands take (the first one after a while runs in its own process)."""
+    cli = Cli(settings)
+    cli("version")
+    deadline = time.monotonic() + 30
+    while not forkserver.is_running(settings.runroot):
+        assert time.monotonic() < deadline, "the fork server did not start"
+        time.sleep(0.02)
+    yield cli

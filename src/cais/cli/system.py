@@ -15,6 +15,7 @@ Manage cais
 Commands:
   df          Show cais disk usage
   info        Display system-wide information
+  forkserver  Show or stop the fork server that starts commands fast (status|stop)
   monitor     Show or stop the per-host container monitor (status|stop)
   reset       Remove every container, image, volume and network of this root
 """
@@ -34,6 +35,8 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             return _info(ctx, "cais system info", argv)
         if sub == "monitor":
             return _monitor(ctx, argv)
+        if sub == "forkserver":
+            return _forkserver(ctx, argv)
         if sub == "reset":
             return _reset(ctx, argv)
         ctx.err.write(f"cais system: unknown command {sub!r}\nSee 'cais system --help'.\n")
@@ -111,7 +114,18 @@ def info_document(ctx: Context) -> dict[str, object]:
         "CaisRootDir": str(ctx.settings.root),
         "RunRootDir": str(ctx.settings.runroot),
         "Python": platform.python_version(),
+        "ForkServer": _fork_server_state(ctx),
     }
+
+
+def _fork_server_state(ctx: Context) -> str:
+    import os
+
+    from cais.cli import forkserver, launch
+
+    if not launch.enabled(dict(os.environ)):
+        return "disabled (CAIS_FORK_SERVER)"
+    return "running" if forkserver.is_running(ctx.settings.runroot) else "starts on demand"
 
 
 def _info(ctx: Context, prog: str, argv: list[str]) -> int:
@@ -150,6 +164,7 @@ def _info(ctx: Context, prog: str, argv: list[str]) -> int:
         f" Total Memory: {human_size(float(doc['MemTotal']))}",  # type: ignore[arg-type]
         f" Cais Root Dir: {doc['CaisRootDir']}",
         f" Run Root Dir: {doc['RunRootDir']}",
+        f" Fork Server: {doc['ForkServer']}",
     ]
     ctx.out.write("\n".join(lines) + "\n")
     return 0
@@ -168,6 +183,24 @@ def _monitor(ctx: Context, argv: list[str]) -> int:
     if args.action == "stop":
         monitor.stop(ctx.settings)
     ctx.out.write(("running" if monitor.is_running(ctx.settings) else "not running") + "\n")
+    return 0
+
+
+def _forkserver(ctx: Context, argv: list[str]) -> int:
+    p = parser(
+        "cais system forkserver",
+        "The fork server keeps cais loaded so that commands start fast; the cais command "
+        "starts it on demand, it ends after CAIS_FORK_SERVER_IDLE seconds (600) without "
+        "a command, and CAIS_FORK_SERVER=0 turns it off",
+    )
+    p.add_argument("action", choices=["status", "stop"], nargs="?", default="status")
+    args = p.parse_args(argv)
+    from cais.cli import forkserver
+
+    if args.action == "stop":
+        forkserver.stop(ctx.settings.runroot)
+    running = forkserver.is_running(ctx.settings.runroot)
+    ctx.out.write(("running" if running else "not running") + "\n")
     return 0
 
 

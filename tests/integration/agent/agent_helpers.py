@@ -49,7 +49,7 @@ class AgentProcesses:
                 [
                     sys.executable,
                     "-m",
-                    "cais.cli.main",
+                    "cais.cli.launch",
                     "agent",
                     "--join",
                     self.url,

@@ -128,7 +128,7 @@ def start_cais_registry(work: Path, *args: str) -> Server:
             [
                 sys.executable,
                 "-m",
-                "cais.cli.main",
+                "cais.cli.launch",
                 "registry",
                 "serve",
                 "--addr",

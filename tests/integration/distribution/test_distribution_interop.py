@@ -250,7 +250,7 @@ def test_pull_killed_mid_layer_resumes_where_it_stopped(
     proxy = ThrottlingProxy(docker_registry.port, rate=16 << 20).start()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cais.cli.main", "pull", f"{proxy.host}/big/app:v1"],
+            [sys.executable, "-m", "cais.cli.launch", "pull", f"{proxy.host}/big/app:v1"],
             env=cli.env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -132,7 +132,7 @@ def start(base: Path, *args: str, port: int = 0) -> Up:
     log = base / f"up-{time.monotonic_ns()}.log"
     with open(log, "wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cais.cli.main", "up", "--port", str(port), *args],
+            [sys.executable, "-m", "cais.cli.launch", "up", "--port", str(port), *args],
             stdout=subprocess.PIPE,
             stderr=err,
             env=env,

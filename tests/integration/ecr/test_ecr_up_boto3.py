@@ -237,7 +237,7 @@ def test_a_restart_keeps_everything(up: Up, tmp_path: Path) -> None:
 
     # lifecycle on demand, from the CLI, on the same root while the server runs
     result = subprocess.run(
-        [sys.executable, "-m", "cais.cli.main", "ecr", "run-lifecycle", "--format", "json"],
+        [sys.executable, "-m", "cais.cli.launch", "ecr", "run-lifecycle", "--format", "json"],
         capture_output=True,
         text=True,
         env={**os.environ, "CAIS_ROOT": str(up.root), "CAIS_RUNROOT": str(up.base / "run")},
@@ -252,7 +252,7 @@ def test_a_restart_keeps_everything(up: Up, tmp_path: Path) -> None:
 
     # one cais up per root; SIGINT stops it as cleanly as SIGTERM
     second = subprocess.run(
-        [sys.executable, "-m", "cais.cli.main", "up", "--port", "0"],
+        [sys.executable, "-m", "cais.cli.launch", "up", "--port", "0"],
         capture_output=True,
         text=True,
         env={**os.environ, "CAIS_ROOT": str(up.root), "CAIS_RUNROOT": str(up.base / "run")},

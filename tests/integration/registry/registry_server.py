@@ -44,7 +44,7 @@ def start(root: Path, *args: str) -> Server:
         [
             sys.executable,
             "-m",
-            "cais.cli.main",
+            "cais.cli.launch",
             "registry",
             "serve",
             "--addr",

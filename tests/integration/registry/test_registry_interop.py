@@ -276,7 +276,7 @@ def test_kill_9_during_upload_leaves_no_blob_and_gc_cleans(tmp_path: Path) -> No
     out = run(
         os.sys.executable,
         "-m",
-        "cais.cli.main",
+        "cais.cli.launch",
         "registry",
         "gc",
         "--grace",

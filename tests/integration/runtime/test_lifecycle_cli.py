@@ -157,7 +157,7 @@ def test_signals_are_forwarded_to_the_container(ccli: Cli) -> None:
         [
             sys.executable,
             "-m",
-            "cais.cli.main",
+            "cais.cli.launch",
             "run",
             "--rm",
             "busybox",
@@ -182,7 +182,7 @@ def test_container_survives_the_death_of_every_cais_process(ccli: Cli) -> None:
         [
             sys.executable,
             "-m",
-            "cais.cli.main",
+            "cais.cli.launch",
             "run",
             "--name",
             "orphan",

@@ -17,7 +17,7 @@ def test_tty_gives_the_container_a_terminal(ccli: Cli) -> None:
         [
             sys.executable,
             "-m",
-            "cais.cli.main",
+            "cais.cli.launch",
             "run",
             "-it",
             "--rm",

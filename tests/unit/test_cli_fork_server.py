@@ -1,0 +1,182 @@
+"""The ``cais`` client and its fork server: commands served by a preloaded process behave as
+if they ran in the caller (argv, environment, working directory, umask, streams, exit code)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cais.cli import forkserver, launch
+
+
+def _served_pids(runroot: Path) -> list[int]:
+    """Processes running the fork server's program for this run root (server + its children)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        mine = b"cais.cli.forkserver" in args and str(runroot).encode() in args
+        if mine and forkserver._alive(int(proc.name)):
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_until(predicate: object, timeout: float = 20.0) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def runroot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    run = tmp_path / "run"
+    monkeypatch.setenv("CAIS_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("CAIS_RUNROOT", str(run))
+    monkeypatch.setenv("CAIS_FORK_SERVER_IDLE", "30")
+    monkeypatch.delenv("CAIS_FORK_SERVER", raising=False)
+    yield run
+    forkserver.stop(run)
+
+
+def client(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cais.cli.launch", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def started(runroot: Path) -> None:
+    """The first command runs in its own process and starts the server for the next ones."""
+    first = client("version")
+    assert first.returncode == 0 and first.stdout.startswith("cais version ")
+    wait_until(lambda: forkserver.is_running(runroot))
+
+
+def test_global_flags_choose_the_run_root_and_find_the_command() -> None:
+    env = {"CAIS_RUNROOT": "/srv/run"}
+    assert launch._runroot_and_command(["ps", "-a"], env) == ("/srv/run", "ps")
+    assert launch._runroot_and_command(["--runroot", "/x", "run"], env) == ("/x", "run")
+    assert launch._runroot_and_command(["--root=/r", "--runroot=/y", "ps"], env) == ("/y", "ps")
+    assert launch._runroot_and_command(["--help"], env) == ("/srv/run", None)
+    assert launch._runroot_and_command(["--runroot"], {}) == ("/run/cais", None)
+    assert launch._runroot_and_command([], {}) == ("/run/cais", None)
+
+
+def test_a_command_is_served_by_the_server_once_it_runs(
+    runroot: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert launch.try_server(str(runroot), ["version"]) is None  # nothing to talk to yet
+    started(runroot)
+    capfd.readouterr()
+    assert launch.try_server(str(runroot), ["version"]) == 0
+    assert capfd.readouterr().out.startswith("cais version 0.1.0\n Python: ")
+    # the command's own exit code and stderr come back as they would from the CLI itself
+    assert launch.try_server(str(runroot), ["frobnicate"]) == 125
+    assert "'frobnicate' is not a cais command" in capfd.readouterr().err
+
+
+def test_served_commands_see_the_callers_environment_cwd_and_streams(
+    runroot: Path, tmp_path: Path
+) -> None:
+    started(runroot)
+    info = client("info", "--format", "json", env={**os.environ, "CAIS_ROOT": str(tmp_path / "b")})
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["CaisRootDir"] == str(tmp_path / "b")
+    # a relative path is the caller's: load reads the tar from the caller's directory
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "broken.tar").write_bytes(b"not a tar")
+    load = client("load", "-i", "broken.tar", cwd=tmp_path / "work")
+    assert load.returncode != 0 and "no such file" not in load.stderr.lower()
+    missing = client("load", "-i", "absent.tar", cwd=tmp_path / "work")
+    assert missing.returncode != 0
+    # stdin is the caller's too
+    piped = client("load", input="also not a tar")
+    assert piped.returncode != 0 and piped.stderr
+    assert len(_served_pids(runroot)) == 1  # every command's process has ended
+
+
+def test_a_server_of_another_cais_refuses_and_the_command_runs_here(
+    runroot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started(runroot)
+    monkeypatch.setattr(launch, "origin", lambda: ("/other/python", "/other/cais"))
+    assert launch.try_server(str(runroot), ["version"]) is None
+    assert forkserver.is_running(runroot)  # it only said no
+
+
+def test_a_changed_module_makes_the_server_refuse_and_leave(runroot: Path, tmp_path: Path) -> None:
+    module = tmp_path / "mod.py"
+    module.write_text("x = 1\n")
+    mtimes = {str(module): module.stat().st_mtime_ns}
+    assert forkserver._unchanged(mtimes)
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1))
+    assert not forkserver._unchanged(mtimes)
+    module.unlink()
+    assert not forkserver._unchanged(mtimes)
+
+
+def test_opting_out_runs_every_command_in_its_own_process(runroot: Path) -> None:
+    out = client("version", env={**os.environ, "CAIS_FORK_SERVER": "0"})
+    assert out.returncode == 0
+    time.sleep(0.5)
+    assert not forkserver.is_running(runroot)
+
+
+def test_the_server_leaves_when_stopped_or_when_its_run_root_goes(runroot: Path) -> None:
+    started(runroot)
+    forkserver.stop(runroot)
+    assert not forkserver.is_running(runroot) and not _served_pids(runroot)
+    started(runroot)
+    (pids,) = [_served_pids(runroot)]
+    for entry in runroot.iterdir():
+        entry.unlink()
+    runroot.rmdir()
+    wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in pids))
+
+
+def test_a_caller_killed_with_sigkill_takes_its_command_with_it(runroot: Path) -> None:
+    started(runroot)
+    # a command that waits: ``load`` reads the archive from a stdin that stays open
+    reader, writer = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "cais.cli.launch", "load"], stdin=reader)
+    os.close(reader)
+    wait_until(lambda: len(_served_pids(runroot)) == 3)  # server, handler, command
+    proc.kill()
+    proc.wait()
+    wait_until(lambda: len(_served_pids(runroot)) == 1)
+    os.close(writer)
+
+
+def test_signals_reach_the_served_command(runroot: Path) -> None:
+    started(runroot)
+    reader, writer = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cais.cli.launch", "load"],
+        stdin=reader,
+        stderr=subprocess.PIPE,
+    )
+    os.close(reader)
+    wait_until(lambda: len(_served_pids(runroot)) == 3)
+    proc.send_signal(2)  # Ctrl-C: the command stops as the CLI would, with 130
+    assert proc.wait(timeout=30) == 130
+    os.close(writer)
+    wait_until(lambda: len(_served_pids(runroot)) == 1)
