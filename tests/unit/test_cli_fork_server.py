@@ -180,3 +180,63 @@ def test_signals_reach_the_served_command(runroot: Path) -> None:
     assert proc.wait(timeout=30) == 130
     os.close(writer)
     wait_until(lambda: len(_served_pids(runroot)) == 1)
+
+
+def _command_pid(runroot: Path) -> int:
+    """The served command: the server's grandchild (server → handler → command)."""
+    server = int((runroot / "cli.pid").read_text())
+
+    def parent(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+    (command,) = [p for p in _served_pids(runroot) if p != server and parent(p) != server]
+    return command
+
+
+def _proc_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
+    runroot: Path,
+) -> None:
+    import resource
+    import signal
+
+    started(runroot)
+
+    def as_under_nohup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (777, resource.getrlimit(7)[1]))
+
+    reader, writer = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cais.cli.launch", "load"],
+        stdin=reader,
+        stderr=subprocess.PIPE,
+        preexec_fn=as_under_nohup,  # noqa: PLW1509 - single-threaded test process
+    )
+    os.close(reader)
+    wait_until(lambda: len(_served_pids(runroot)) == 3)
+    command = _command_pid(runroot)
+    limits = Path(f"/proc/{command}/limits").read_text()
+    assert any(line.startswith("Max open files") and " 777 " in line for line in limits.split("\n"))
+    sig_ign = int(
+        next(
+            line.split()[1]
+            for line in Path(f"/proc/{command}/status").read_text().splitlines()
+            if line.startswith("SigIgn:")
+        ),
+        16,
+    )
+    assert sig_ign & (1 << (signal.SIGHUP - 1))
+    proc.send_signal(signal.SIGHUP)  # ignored here, so ignored there
+    # Ctrl-Z stops the command with the client, and fg (SIGCONT) resumes both
+    proc.send_signal(signal.SIGTSTP)
+    wait_until(lambda: _proc_state(command) == "T" and _proc_state(proc.pid) == "T")
+    proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: _proc_state(command) != "T" and _proc_state(proc.pid) != "T")
+    os.close(writer)  # end of the archive: load fails on its own terms, not by a signal
+    assert proc.wait(timeout=30) == 125  # as without the server (not 129: HUP was ignored)
+    assert proc.stderr is not None
+    assert "not a valid image archive" in proc.stderr.read().decode()

@@ -26,12 +26,14 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cais.cli.launch import PROTOCOL, origin, server_address
 
 IDLE_EXIT = 600.0
 TICK = 1.0
+LOCK_WAIT = 2.0
 MAX_REQUEST = 16 << 20
 # what the everyday commands import; anything else is imported by the command that needs it
 PRELOAD = (
@@ -135,9 +137,8 @@ def _unchanged(mtimes: dict[str, int]) -> bool:
 def serve(runroot: Path) -> int:
     runroot.mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(runroot / "cli.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _lock(lock_fd, LOCK_WAIT):
+        os.close(lock_fd)
         return 0  # another server runs
     address = server_address(str(runroot))
     if address is None:
@@ -153,37 +154,54 @@ def serve(runroot: Path) -> int:
         return 0  # the name is taken: a server of this run root answers already
     listener.listen(64)
     _pid_path(runroot).write_text(str(os.getpid()))
-    stopping = False
-
-    def on_term(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGTERM wakes the loop through a pipe (the handler itself does nothing)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     last = time.monotonic()
     try:
-        while not stopping:
-            ready, _, _ = select.select([listener], [], [], TICK)
+        while True:
+            ready, _, _ = select.select([listener.fileno(), wake_r], [], [], TICK)
             _reap()
-            if ready:
+            if wake_r in ready and signal.SIGTERM in os.read(wake_r, 512):
+                break
+            if listener.fileno() in ready:
                 conn, _ = listener.accept()
                 last = time.monotonic()
                 pid = os.fork()
                 if pid == 0:
+                    signal.set_wakeup_fd(-1)
+                    for fd in (wake_r, wake_w, lock_fd):
+                        os.close(fd)
                     listener.close()
-                    os.close(lock_fd)
                     _handle(conn, me, mtimes)  # never returns
                 conn.close()
                 continue
             if time.monotonic() - last > idle or server_address(str(runroot)) != address:
                 break  # idle, or the run root was removed or replaced
     finally:
+        signal.set_wakeup_fd(-1)
+        os.close(wake_r)
+        os.close(wake_w)
         listener.close()
         with contextlib.suppress(OSError):
             if _pid_path(runroot).read_text() == str(os.getpid()):
                 _pid_path(runroot).unlink()
         os.close(lock_fd)
     return 0
+
+
+def _lock(fd: int, wait: float) -> bool:
+    """Take the run root's server lock, waiting a little for a stale server on its way out."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
 
 def _reap() -> None:
@@ -216,7 +234,7 @@ def _recv_request(conn: socket.socket) -> tuple[bytes, list[int]]:
     return body, fds
 
 
-def _handle(conn: socket.socket, me: tuple[str, str], mtimes: dict[str, int]) -> None:
+def _handle(conn: socket.socket, me: tuple[str, ...], mtimes: dict[str, int]) -> None:
     """The handler: check the caller, fork the command, relay signals and the exit status."""
     code = 1
     try:
@@ -224,7 +242,7 @@ def _handle(conn: socket.socket, me: tuple[str, str], mtimes: dict[str, int]) ->
         body, fds = _recv_request(conn)
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
         peer_uid = int.from_bytes(creds[4:8], "little")
-        protocol, their_origin, argv, environ, umask = marshal.loads(body)
+        protocol, their_origin, *request = marshal.loads(body)
         if (
             protocol != PROTOCOL
             or tuple(their_origin) != me
@@ -241,7 +259,7 @@ def _handle(conn: socket.socket, me: tuple[str, str], mtimes: dict[str, int]) ->
         pid = os.fork()
         if pid == 0:
             conn.close()
-            _run_command(fds, argv, environ, umask)  # never returns
+            _run_command(fds, Request(*request))  # never returns
         for fd in fds:
             os.close(fd)
         code = _relay(conn, pid)
@@ -271,25 +289,40 @@ def _relay(conn: socket.socket, pid: int) -> int:
         while len(pending) >= 4:
             signum = int.from_bytes(pending[:4], "little", signed=True)
             pending = pending[4:]
+            if signum == signal.SIGTSTP:
+                signum = signal.SIGSTOP  # no terminal of its own: a plain stop, undone by CONT
             if 0 < signum < signal.NSIG:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signum)
 
 
-def _run_command(fds: list[int], argv: list[str], environ: dict[bytes, bytes], umask: int) -> None:
+@dataclass(frozen=True)
+class Request:
+    """What the caller sends besides its fds (``cais.cli.launch.run_served``)."""
+
+    argv: list[str]
+    environ: dict[bytes, bytes]
+    umask: int
+    rlimits: list[tuple[int, int, int]]
+    ignored_signals: list[int]
+
+
+def _run_command(fds: list[int], request: Request) -> None:
     """The command's process: become the caller's CLI, run it, exit with its code."""
     code = 1
+    argv = request.argv
     try:
         os.setsid()
+        _take_limits_and_signals(request.rlimits, request.ignored_signals)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
         os.fchdir(fds[3])
         for fd in fds:
             if fd > 2:
                 os.close(fd)
-        os.umask(umask)
+        os.umask(request.umask)
         os.environ.clear()
-        for key, value in environ.items():
+        for key, value in request.environ.items():
             os.environb[key] = value
         sys.argv = ["cais", *argv]
         _reopen_stdio()
@@ -306,6 +339,17 @@ def _run_command(fds: list[int], argv: list[str], environ: dict[bytes, bytes], u
     finally:
         _finish()
         os._exit(code)
+
+
+def _take_limits_and_signals(rlimits: list[tuple[int, int, int]], ignored: list[int]) -> None:
+    """The caller's resource limits (as far as ours allow) and the signals it ignores."""
+    import resource
+
+    for which, soft, hard in rlimits:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (soft, hard))
+    for signum in ignored:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _exit_code(exc: SystemExit) -> int:

@@ -18,11 +18,14 @@ import marshal
 import os
 import sys
 
-PROTOCOL = 1
+PROTOCOL = 2
 SERVER_SOCKET = "\0cais-cli-{dev}-{ino}"  # abstract: no stale socket files, any path length
 # commands that serve or stay for long: they run in their own process as before
 IN_PROCESS = frozenset({"up", "agent", "registry"})
-FORWARDED_SIGNALS = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
+FORWARDED_SIGNALS = (1, 2, 3, 10, 12, 15, 18, 28)  # HUP INT QUIT USR1 USR2 TERM CONT WINCH
+SIGTSTP = 20  # Ctrl-Z: the command is stopped (SIGSTOP) along with this client
+RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_STACK", "RLIMIT_FSIZE")
+NAMESPACES = ("mnt", "net", "pid", "user", "uts", "ipc", "cgroup")
 _GLOBAL_WITH_VALUE = ("--root", "--runroot", "--runtime", "--log-level")
 _INT = 4
 
@@ -41,11 +44,19 @@ def server_address(runroot: str) -> str | None:
     return SERVER_SOCKET.format(dev=st.st_dev, ino=st.st_ino)
 
 
-def origin() -> tuple[str, str]:
-    """Which cais and interpreter: a server of another cais must not run this one's commands."""
+def origin() -> tuple[str, ...]:
+    """Which cais, interpreter, namespaces and root directory: a server that differs in any
+    (another install, a command run under ``unshare`` or ``ip netns exec``) must not serve."""
     import cais
 
-    return sys.executable, os.path.dirname(os.path.abspath(cais.__file__))
+    where = [sys.executable, os.path.dirname(os.path.abspath(cais.__file__))]
+    for path in [*(f"/proc/self/ns/{ns}" for ns in NAMESPACES), "/"]:
+        try:
+            st = os.stat(path)
+            where.append(f"{st.st_dev}:{st.st_ino}")
+        except OSError:
+            where.append("")
+    return tuple(where)
 
 
 def _runroot_and_command(argv: list[str], environ: dict[str, str]) -> tuple[str, str | None]:
@@ -105,6 +116,8 @@ def try_server(runroot: str, argv: list[str]) -> int | None:
 
 def run_served(address: str, argv: list[str]) -> int | None:
     """Send the command to the server at ``address``; its exit status, or None if refused."""
+    import _signal  # builtin; ``signal`` costs ~7 ms (stubs/_signal.pyi)
+
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(address)
@@ -112,37 +125,77 @@ def run_served(address: str, argv: list[str]) -> int | None:
         creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         if int.from_bytes(creds[4:8], "little") != os.getuid():
             return None
+        ignored = [
+            n for n in (*FORWARDED_SIGNALS, SIGTSTP) if _signal.getsignal(n) == _signal.SIG_IGN
+        ]
+        request = marshal.dumps(
+            (PROTOCOL, origin(), argv, dict(os.environb), _umask(), _rlimits(), ignored)
+        )
         fds, opened = _stream_fds()
-        umask = os.umask(0o022)
-        os.umask(umask)
-        request = marshal.dumps((PROTOCOL, origin(), argv, dict(os.environb), umask))
         header = len(request).to_bytes(_INT, "little")
         fd_bytes = b"".join(fd.to_bytes(_INT, "little", signed=True) for fd in fds)
-        sock.sendmsg([header + request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
-        for fd in opened:
-            os.close(fd)
+        try:
+            sock.sendmsg([header + request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
+        finally:
+            for fd in opened:
+                os.close(fd)
         if _recv_int(sock) != 0:
             return None  # refused: stale server, other cais; it goes, we run here
-        _forward_signals(sock)
+    except OSError:
+        sock.close()
+        return None
+    # accepted: the command runs there and must never run twice, whatever happens now
+    try:
+        _forward_signals(sock, ignored)
         status = _recv_int(sock)
         return 1 if status is None else status
     except OSError:
-        return None
+        return 1
     finally:
         sock.close()
 
 
-def _forward_signals(sock: _socket.socket) -> None:
-    import _signal  # type: ignore[import-not-found]  # builtin; ``signal`` costs ~7 ms
+def _umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
-    def forward(signum: int, frame: object) -> None:
+
+def _rlimits() -> list[tuple[int, int, int]]:
+    import resource
+
+    out = []
+    for name in RLIMITS:
+        which = getattr(resource, name)
+        soft, hard = resource.getrlimit(which)
+        out.append((which, soft, hard))
+    return out
+
+
+def _forward_signals(sock: _socket.socket, ignored: list[int]) -> None:
+    """Pass the signals we get on to the command; Ctrl-Z stops it, then us."""
+    import _signal
+
+    def send(signum: int) -> None:
         try:
             sock.send(signum.to_bytes(_INT, "little", signed=True))
         except OSError:
             pass
 
+    def forward(signum: int, frame: object) -> None:
+        send(signum)
+
+    def suspend(signum: int, frame: object) -> None:
+        send(signum)
+        _signal.signal(SIGTSTP, _signal.SIG_DFL)
+        os.kill(os.getpid(), SIGTSTP)  # stops here until SIGCONT, which is forwarded too
+        _signal.signal(SIGTSTP, suspend)
+
     for signum in FORWARDED_SIGNALS:
-        _signal.signal(signum, forward)
+        if signum not in ignored:
+            _signal.signal(signum, forward)
+    if SIGTSTP not in ignored:
+        _signal.signal(SIGTSTP, suspend)
 
 
 def start_server(runroot: str) -> None:
