@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,23 @@ def runroot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("CAIS_FORK_SERVER", raising=False)
     yield run
     forkserver.stop(run)
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Popen for clients that wait; any still there after the test (it failed) is killed."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], **kw: object) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(args, **kw)  # type: ignore[call-overload]
+        procs.append(proc)
+        return proc  # type: ignore[no-any-return]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def client(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -153,11 +170,13 @@ def test_the_server_leaves_when_stopped_or_when_its_run_root_goes(runroot: Path)
     wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in pids))
 
 
-def test_a_caller_killed_with_sigkill_takes_its_command_with_it(runroot: Path) -> None:
+def test_a_caller_killed_with_sigkill_takes_its_command_with_it(
+    runroot: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     started(runroot)
     # a command that waits: ``load`` reads the archive from a stdin that stays open
     reader, writer = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "cais.cli.launch", "load"], stdin=reader)
+    proc = spawn([sys.executable, "-m", "cais.cli.launch", "load"], stdin=reader)
     os.close(reader)
     wait_until(lambda: len(_served_pids(runroot)) == 3)  # server, handler, command
     proc.kill()
@@ -166,10 +185,12 @@ def test_a_caller_killed_with_sigkill_takes_its_command_with_it(runroot: Path) -
     os.close(writer)
 
 
-def test_signals_reach_the_served_command(runroot: Path) -> None:
+def test_signals_reach_the_served_command(
+    runroot: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     started(runroot)
     reader, writer = os.pipe()
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "cais.cli.launch", "load"],
         stdin=reader,
         stderr=subprocess.PIPE,
@@ -198,7 +219,7 @@ def _proc_state(pid: int) -> str:
 
 
 def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
-    runroot: Path,
+    runroot: Path, spawn: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     import resource
     import signal
@@ -210,11 +231,11 @@ def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
         resource.setrlimit(resource.RLIMIT_NOFILE, (777, resource.getrlimit(7)[1]))
 
     reader, writer = os.pipe()
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "cais.cli.launch", "load"],
         stdin=reader,
         stderr=subprocess.PIPE,
-        preexec_fn=as_under_nohup,  # noqa: PLW1509 - single-threaded test process
+        preexec_fn=as_under_nohup,  # the test process is single-threaded
     )
     os.close(reader)
     wait_until(lambda: len(_served_pids(runroot)) == 3)
@@ -240,3 +261,43 @@ def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
     assert proc.wait(timeout=30) == 125  # as without the server (not 129: HUP was ignored)
     assert proc.stderr is not None
     assert "not a valid image archive" in proc.stderr.read().decode()
+
+
+def _children_cpu_ticks(pid: int) -> int:
+    """CPU time of the reaped children of ``pid`` (fields cutime + cstime of its stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[13]) + int(fields[14])
+
+
+def test_concurrent_commands_each_get_their_own_process_and_answer(runroot: Path) -> None:
+    started(runroot)
+    server = int((runroot / "cli.pid").read_text())
+    before = _children_cpu_ticks(server)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cais.cli.launch", "version"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(12)
+    ]
+    outs = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 12
+    assert all(out.startswith(b"cais version ") and not err for out, err in outs)
+    wait_until(lambda: len(_served_pids(runroot)) == 1)
+    # they ran in the server's children (reaped by it), not in the clients
+    wait_until(lambda: _children_cpu_ticks(server) > before)
+
+
+def test_idle_time_comes_from_the_environment_with_a_sane_default() -> None:
+    assert forkserver._idle_seconds("30") == 30.0
+    assert forkserver._idle_seconds("") == forkserver.IDLE_EXIT
+    assert forkserver._idle_seconds("soon") == forkserver.IDLE_EXIT
+    assert forkserver._idle_seconds("-5") == forkserver.IDLE_EXIT
+
+
+def test_an_idle_server_leaves_by_itself(runroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAIS_FORK_SERVER_IDLE", "1")
+    started(runroot)
+    wait_until(lambda: not _served_pids(runroot), timeout=15)
+    assert not (runroot / "cli.pid").exists()

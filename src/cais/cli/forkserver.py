@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import importlib
 import marshal
 import os
@@ -146,7 +147,11 @@ def serve(runroot: Path) -> int:
     _preload()
     me = origin()
     mtimes = _module_mtimes(me[1])
-    idle = float(os.environ.get("CAIS_FORK_SERVER_IDLE") or IDLE_EXIT)
+    # objects made so far are never collected: the children's GC passes then do not touch
+    # (and so copy) every page they share with this process
+    gc.collect()
+    gc.freeze()
+    idle = _idle_seconds(os.environ.get("CAIS_FORK_SERVER_IDLE", ""))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(address)
@@ -189,6 +194,14 @@ def serve(runroot: Path) -> int:
                 _pid_path(runroot).unlink()
         os.close(lock_fd)
     return 0
+
+
+def _idle_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        return IDLE_EXIT
+    return seconds if seconds > 0 else IDLE_EXIT
 
 
 def _lock(fd: int, wait: float) -> bool:

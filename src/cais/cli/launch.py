@@ -24,6 +24,7 @@ SERVER_SOCKET = "\0cais-cli-{dev}-{ino}"  # abstract: no stale socket files, any
 IN_PROCESS = frozenset({"up", "agent", "registry"})
 FORWARDED_SIGNALS = (1, 2, 3, 10, 12, 15, 18, 28)  # HUP INT QUIT USR1 USR2 TERM CONT WINCH
 SIGTSTP = 20  # Ctrl-Z: the command is stopped (SIGSTOP) along with this client
+SIGSTOP = 19
 RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_STACK", "RLIMIT_FSIZE")
 NAMESPACES = ("mnt", "net", "pid", "user", "uts", "ipc", "cgroup")
 _GLOBAL_WITH_VALUE = ("--root", "--runroot", "--runtime", "--log-level")
@@ -187,9 +188,9 @@ def _forward_signals(sock: _socket.socket, ignored: list[int]) -> None:
 
     def suspend(signum: int, frame: object) -> None:
         send(signum)
-        _signal.signal(SIGTSTP, _signal.SIG_DFL)
-        os.kill(os.getpid(), SIGTSTP)  # stops here until SIGCONT, which is forwarded too
-        _signal.signal(SIGTSTP, suspend)
+        # SIGSTOP, not SIGTSTP: a process group without a terminal (orphaned) ignores the
+        # latter, and the command is stopped with SIGSTOP too; the shell's ``fg`` sends CONT
+        os.kill(os.getpid(), SIGSTOP)
 
     for signum in FORWARDED_SIGNALS:
         if signum not in ignored:
