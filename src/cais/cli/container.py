@@ -124,6 +124,13 @@ def _ps(ctx: Context, prog: str, argv: list[str]) -> int:
         ("Ports", "PORTS"),
         ("Names", "NAMES"),
     ]
+    if args.size or (args.format and "{{.Size}}" in args.format.replace(" ", "")):
+        from cais.cli.container_views import size_text
+
+        for row, c in zip(rows, containers, strict=True):
+            row["Size"] = size_text(engine, c)
+        if args.size:
+            headers.append(("Size", "SIZE"))
     if print_formatted(ctx.out, args.format, rows, headers):
         return 0
     table(ctx.out, [h for _, h in headers], [[str(r[k]) for k, _ in headers] for r in rows])
@@ -351,7 +358,12 @@ def _inspect(ctx: Context, prog: str, argv: list[str]) -> int:
     for name in args.containers:
         try:
             c = ctx.engine.containers.refresh(ctx.engine.container_store.resolve(name))
-            docs.append(inspect_document(ctx.engine, c))
+            doc = inspect_document(ctx.engine, c)
+            if args.size:
+                from cais.cli.container_views import sizes
+
+                doc["SizeRw"], doc["SizeRootFs"] = sizes(ctx.engine, c)
+            docs.append(doc)
         except CaisError as exc:
             ctx.err.write(f"Error: {exc}\n")
             failed = True

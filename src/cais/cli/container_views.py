@@ -63,6 +63,28 @@ def ps_row(c: Container, *, no_trunc: bool, ports: str = "") -> dict[str, Any]:
     }
 
 
+def sizes(engine: Engine, c: Container) -> tuple[int, int]:
+    """Docker's SizeRw (the container's own layer) and SizeRootFs (that plus its image)."""
+    from cais.cli.system_df import container_size
+    from cais.errors import CaisError
+    from cais.oci.digest import Digest
+
+    rw = container_size(engine, c)
+    try:
+        image = engine.image_store.get(Digest.parse(c.config.image_id)).size
+    except (CaisError, ValueError):
+        image = 0  # the image was removed (``rmi -f``) after the container was made
+    return rw, rw + image
+
+
+def size_text(engine: Engine, c: Container) -> str:
+    """``ps -s``: ``2B (virtual 2.14MB)``."""
+    from cais.cli.output import human_size
+
+    rw, root = sizes(engine, c)
+    return f"{human_size(rw)} (virtual {human_size(root)})"
+
+
 def inspect_document(engine: Engine, c: Container) -> dict[str, Any]:
     cfg = c.config
     s = c.state

@@ -1,4 +1,5 @@
-"""``cais inspect``: any object by name or ID: containers first, then images, volumes."""
+"""``cais inspect``: any object by name or ID: containers first, then images, volumes,
+networks (Docker's order)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
     p.add_argument("names", nargs="+")
     p.add_argument("-f", "--format", help="Format the output using a Go-like template")
     p.add_argument(
-        "--type", choices=["container", "image", "volume"], help="Only inspect objects of this type"
+        "--type",
+        choices=["container", "image", "volume", "network"],
+        help="Only inspect objects of this type",
     )
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     args = p.parse_args(argv)
     docs, failed = [], False
     for name in args.names:
         try:
-            docs.append(_find(ctx, name, args.type))
+            docs.append(_find(ctx, name, args.type, size=args.size))
         except NotFoundError:
             ctx.err.write(f"Error: No such object: {name}\n")
             failed = True
@@ -40,14 +43,18 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
+def _find(ctx: Context, name: str, kind: str | None, *, size: bool) -> dict[str, Any]:
     engine = ctx.engine
     if kind in (None, "container"):
         try:
             from cais.cli.container_views import inspect_document as container_doc
+            from cais.cli.container_views import sizes
 
             container = engine.containers.refresh(engine.container_store.resolve(name))
-            return container_doc(engine, container)
+            doc = container_doc(engine, container)
+            if size:
+                doc["SizeRw"], doc["SizeRootFs"] = sizes(engine, container)
+            return doc
         except NotFoundError:
             if kind == "container":
                 raise
@@ -59,7 +66,15 @@ def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
         except NotFoundError:
             if kind == "image":
                 raise
-    volume = engine.volumes.find(name)
-    if volume is not None:
-        return volume.inspect()
-    raise NotFoundError(f"No such object: {name}")
+    if kind in (None, "volume"):
+        volume = engine.volumes.find(name)
+        if volume is not None:
+            return volume.inspect()
+        if kind == "volume":
+            raise NotFoundError(f"No such object: {name}")
+    from cais.cli.network import document, resolve_network
+
+    try:
+        return document(ctx, resolve_network(ctx, name))
+    except NotFoundError:
+        raise NotFoundError(f"No such object: {name}") from None

@@ -50,7 +50,47 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
     return handlers[sub](ctx, f"cais network {sub}", rest)
 
 
+# the modes ``--network host|none`` as Docker lists them: networks nobody creates or removes
+PREDEFINED_DRIVERS = {"host": "host", "none": "null"}
+
+
+def predefined(ctx: Context, name: str) -> Network:
+    """``host`` or ``none`` as a network value (ID stable per cais root, as Docker's per daemon)."""
+    import hashlib
+
+    from cais.network.model import Network
+
+    bridge = ctx.engine.networks.default()
+    seed = f"{ctx.settings.root}/{name}".encode()
+    return Network(
+        id=hashlib.sha256(seed).hexdigest(),
+        name=name,
+        subnet="",
+        gateway="",
+        bridge="",
+        created=bridge.created,
+        driver=PREDEFINED_DRIVERS[name],
+    )
+
+
+def _all_networks(ctx: Context) -> list[Network]:
+    engine = ctx.engine
+    engine.networks.default()
+    networks = [*engine.networks.store.all(), *(predefined(ctx, n) for n in PREDEFINED_DRIVERS)]
+    return sorted(networks, key=lambda n: n.name)  # Docker lists them by name
+
+
+def resolve_network(ctx: Context, name: str) -> Network:
+    for candidate in PREDEFINED_DRIVERS:
+        network = predefined(ctx, candidate)
+        if name == candidate or (len(name) >= 3 and network.id.startswith(name)):
+            return network
+    return ctx.engine.networks.resolve(name)
+
+
 def document(ctx: Context, network: Network) -> dict[str, Any]:
+    if network.name in PREDEFINED_DRIVERS:
+        return _predefined_document(ctx, network)
     engine = ctx.engine
     containers = {}
     for endpoint in engine.networks.store.endpoints(network=network.name):
@@ -83,6 +123,29 @@ def document(ctx: Context, network: Network) -> dict[str, Any]:
         "Options": {"com.docker.network.bridge.name": network.bridge},
         "Labels": dict(network.labels),
         "CNIConfigFile": "generated at attach time (bridge, portmap, firewall)",
+    }
+
+
+def _predefined_document(ctx: Context, network: Network) -> dict[str, Any]:
+    containers = {
+        c.id: {"Name": c.name, "EndpointID": "", "MacAddress": "", "IPv4Address": ""}
+        for c in ctx.engine.container_store.all()
+        if c.config.network == network.name
+    }
+    return {
+        "Name": network.name,
+        "Id": network.id,
+        "Created": datetime.fromtimestamp(network.created, UTC).isoformat(),
+        "Scope": "local",
+        "Driver": network.driver,
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None, "Config": []},
+        "Internal": False,
+        "Attachable": False,
+        "Ingress": False,
+        "Containers": containers,
+        "Options": {},
+        "Labels": {},
     }
 
 
@@ -122,13 +185,15 @@ def _ls(ctx: Context, prog: str, argv: list[str]) -> int:
     p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
     p.add_argument(
-        "-f", "--filter", action="append", help="Provide filter values (name, label, id, driver)"
+        "-f",
+        "--filter",
+        action="append",
+        help="Provide filter values (name, label, id, driver, type=custom|builtin)",
     )
     p.add_argument("--format", help="'json', 'table TEMPLATE' or a Go-like template")
     args = p.parse_args(argv)
-    engine = ctx.engine
-    engine.networks.default()
-    networks = engine.networks.store.all()
+    networks = _all_networks(ctx)
+    builtin = ("bridge", *PREDEFINED_DRIVERS)
     for f in args.filter or []:
         key, _, value = f.partition("=")
         if key == "name":
@@ -140,6 +205,8 @@ def _ls(ctx: Context, prog: str, argv: list[str]) -> int:
         elif key == "label":
             k, eq, v = value.partition("=")
             networks = [n for n in networks if k in n.labels and (not eq or n.labels[k] == v)]
+        elif key == "type" and value in ("custom", "builtin"):
+            networks = [n for n in networks if (n.name in builtin) == (value == "builtin")]
         else:
             raise CaisError(f"invalid filter '{key}'")
     rows = [
@@ -176,7 +243,7 @@ def _inspect(ctx: Context, prog: str, argv: list[str]) -> int:
     docs, failed = [], False
     for name in args.networks:
         try:
-            docs.append(document(ctx, ctx.engine.networks.resolve(name)))
+            docs.append(document(ctx, resolve_network(ctx, name)))
         except CaisError as exc:
             ctx.err.write(f"Error: {exc}\n")
             failed = True

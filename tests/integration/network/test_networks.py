@@ -558,3 +558,27 @@ def test_a_hundred_cycles_with_published_ports_leak_nothing(engine: Engine, busy
     assert after == before
     leases = engine.networks.ipam_dir / "bridge"
     assert [p.name for p in leases.iterdir() if p.name[0].isdigit()] == []
+
+
+def test_host_and_none_are_listed_and_inspected_as_docker_does(ccli: Cli) -> None:
+    ccli("network", "create", "zeta")
+    rows = [line.split() for line in ccli("network", "ls").out.splitlines()[1:]]
+    assert [(r[1], r[2]) for r in rows] == [
+        ("bridge", "bridge"),
+        ("host", "host"),
+        ("none", "null"),
+        ("zeta", "bridge"),
+    ]
+    assert ccli("network", "ls", "-f", "type=custom", "--format", "{{.Name}}").out == "zeta\n"
+    builtin = ccli("network", "ls", "-f", "type=builtin", "--format", "{{.Name}}").out
+    assert builtin.split() == ["bridge", "host", "none"]
+    ccli("run", "-d", "--name", "isolated", "--network", "none", "busybox", "sleep", "60")
+    (doc,) = json.loads(ccli("network", "inspect", "none").out)
+    assert doc["Driver"] == "null" and doc["IPAM"]["Config"] == []
+    assert [c["Name"] for c in doc["Containers"].values()] == ["isolated"]
+    host_id = json.loads(ccli("network", "inspect", "host").out)[0]["Id"]
+    assert ccli("network", "inspect", host_id[:12], "--format", "{{.Driver}}").out == "host\n"
+    assert "pre-defined" in ccli("network", "rm", "host", check=False).err
+    assert "pre-defined" in ccli("network", "create", "none", check=False).err
+    ccli("rm", "-f", "isolated")
+    ccli("network", "rm", "zeta")

@@ -78,3 +78,29 @@ def test_df_counts_containers_volumes_and_build_cache(ccli: Cli, tmp_path: Path)
     ccli("volume", "rm", "data", "idle")
     rows = _rows(ccli)
     assert rows["Containers"]["Size"] == rows["Local Volumes"]["Size"] == "0B"
+
+
+def test_ps_and_inspect_show_the_writable_layer_and_virtual_sizes(ccli: Cli) -> None:
+    ccli(
+        "run",
+        "--name",
+        "writer",
+        "--network",
+        "none",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/blob",
+        "bs=1024",
+        "count=300",
+    )
+    header, row = ccli("ps", "-a", "-s").out.splitlines()
+    assert header.split()[-1] == "SIZE"
+    assert re.search(r"  307kB \(virtual 2\.\d+MB\)$", row), row  # 300 KiB over busybox
+    plain = ccli("ps", "-a").out.splitlines()[0]
+    assert "SIZE" not in plain  # only asked for
+    (doc,) = json.loads(ccli("inspect", "-s", "writer").out)
+    assert doc["SizeRw"] >= 300 * 1024 and doc["SizeRootFs"] > doc["SizeRw"]
+    assert "SizeRw" not in json.loads(ccli("inspect", "writer").out)[0]
+    assert ccli("inspect", "--type", "network", "none", "--format", "{{.Driver}}").out == "null\n"
+    ccli("rm", "writer")
