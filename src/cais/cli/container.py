@@ -186,14 +186,22 @@ def _start(ctx: Context, prog: str, argv: list[str]) -> int:
         "-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals"
     )
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
+    p.add_argument(
+        "--detach-keys",
+        default=None,
+        help="Override the key sequence for detaching a container (default ctrl-p,ctrl-q)",
+    )
     args = p.parse_args(argv)
     service = ctx.engine.containers
     if args.attach:
-        from cais.runtime.attach import run_attached
+        from cais.runtime.attach import DEFAULT_DETACH_KEYS, parse_detach_keys, run_attached
 
+        keys = parse_detach_keys(
+            DEFAULT_DETACH_KEYS if args.detach_keys is None else args.detach_keys
+        )
         container = service.store.resolve(args.containers[0])
-        final = run_attached(service, container, stdin=args.interactive)
-        return final.state.exit_code
+        final = run_attached(service, container, stdin=args.interactive, detach_keys=keys)
+        return 0 if final is None else final.state.exit_code
     return _each(ctx, args.containers, service.start)
 
 
@@ -438,20 +446,27 @@ def _attach(ctx: Context, prog: str, argv: list[str]) -> int:
     p.add_argument("container")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     p.add_argument("--sig-proxy", default="true", help="Proxy all received signals")
+    p.add_argument(
+        "--detach-keys",
+        default=None,
+        help="Override the key sequence for detaching a container (default ctrl-p,ctrl-q)",
+    )
     args = p.parse_args(argv)
-    from cais.runtime.attach import attach
+    from cais.runtime.attach import DEFAULT_DETACH_KEYS, attach, parse_detach_keys
 
     service = ctx.engine.containers
     container = service.refresh(service.store.resolve(args.container))
     if container.state.status not in ("running", "paused"):
         raise CaisError("You cannot attach to a stopped container, start it first")
+    keys = parse_detach_keys(DEFAULT_DETACH_KEYS if args.detach_keys is None else args.detach_keys)
     final = attach(
         service,
         container,
         stdin=container.config.stdin_open and not args.no_stdin,
         sig_proxy=args.sig_proxy.lower() != "false",
+        detach_keys=keys,
     )
-    return final.state.exit_code
+    return 0 if final is None else final.state.exit_code
 
 
 def _exec(ctx: Context, prog: str, argv: list[str]) -> int:

@@ -282,11 +282,23 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             default="true",
             help="Proxy received signals to the process (default true)",
         )
+        p.add_argument(
+            "--detach-keys",
+            help="Override the key sequence for detaching a container (default ctrl-p,ctrl-q)",
+        )
     else:
         p.add_argument(
             "--rm", action="store_true", help="Automatically remove the container when it exits"
         )
     args = p.parse_args(argv)
+    from cais.runtime.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+
+    detach_keys = getattr(args, "detach_keys", None)
+    try:  # checked before anything is made
+        keys = parse_detach_keys(DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys)
+    except CaisError as exc:
+        exc.exit_code = 125
+        raise
     try:
         container = _create(ctx, args)
     except CaisError as exc:
@@ -311,7 +323,11 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
 
     try:
         final = run_attached(
-            service, container, stdin=args.interactive, sig_proxy=args.sig_proxy.lower() != "false"
+            service,
+            container,
+            stdin=args.interactive,
+            sig_proxy=args.sig_proxy.lower() != "false",
+            detach_keys=keys,
         )
     except CaisError as exc:
         _start_failed(exc)
@@ -322,6 +338,8 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
                 service.remove(container.id, force=True, volumes=True)
         raise
     sys.stdout.flush()
+    if final is None:
+        return 0  # detached: the container runs on
     return final.state.exit_code
 
 

@@ -23,6 +23,9 @@ from cais.runtime import conmon
 from cais.runtime.lifecycle import ContainerService
 from cais.runtime.model import Container
 
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL_PUNCTUATION = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+
 FORWARDED = (
     signal.SIGINT,
     signal.SIGTERM,
@@ -31,6 +34,60 @@ FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+
+
+def parse_detach_keys(text: str) -> bytes:
+    """Docker's ``--detach-keys``: ``ctrl-p,ctrl-q`` → ``b"\\x10\\x11"``; empty turns it off."""
+    from cais.errors import InvalidArgumentError
+
+    out = bytearray()
+    for key in filter(None, (k.strip() for k in text.split(","))):
+        name = key.lower()
+        if name.startswith("ctrl-") and len(name) == 6:
+            char = name[5]
+            if "a" <= char <= "z":
+                out.append(ord(char) - ord("a") + 1)
+                continue
+            if char in _CTRL_PUNCTUATION:
+                out.append(_CTRL_PUNCTUATION[char])
+                continue
+        elif len(key) == 1 and key.isascii():
+            out.append(ord(key))
+            continue
+        raise InvalidArgumentError(f"invalid detach keys ({key}) provided")
+    return bytes(out)
+
+
+class DetachScanner:
+    """Finds the detach sequence in what the user types; keeps a partial one for the next
+    read and passes through what turns out not to be it."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.pending = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """The bytes to send to the container, and whether the sequence was typed."""
+        if not self.keys:
+            return data, False
+        buf, out, i = self.pending + data, bytearray(), 0
+        self.pending = b""
+        while i < len(buf):
+            matched = 0
+            while (
+                matched < len(self.keys)
+                and i + matched < len(buf)
+                and buf[i + matched] == self.keys[matched]
+            ):
+                matched += 1
+            if matched == len(self.keys):
+                return bytes(out), True
+            if matched and i + matched == len(buf):
+                self.pending = buf[i:]  # maybe the start of the sequence: wait for more
+                break
+            out.append(buf[i])
+            i += 1
+        return bytes(out), False
 
 
 @contextlib.contextmanager
@@ -88,9 +145,12 @@ def stream(
     stdin: BinaryIO | None,
     bundle: Path,
     terminal: bool,
-) -> None:
-    """Copy frames to stdout/stderr (and stdin to the container) until conmon closes."""
+    detach_keys: bytes = b"",
+) -> bool:
+    """Copy frames to stdout/stderr (and stdin to the container) until conmon closes; True
+    when the user typed the detach keys instead (the container goes on running)."""
     sock = attachment.sock
+    scanner = DetachScanner(detach_keys if terminal else b"")
     stdin_fd = stdin.fileno() if stdin is not None else -1
     if terminal and sys.stdout.isatty():
         size = os.get_terminal_size(sys.stdout.fileno())
@@ -110,8 +170,12 @@ def stream(
         if stdin_fd >= 0 and stdin_fd in ready:
             data = os.read(stdin_fd, 65536)
             if data:
-                with contextlib.suppress(OSError):
-                    attachment.send(data)
+                data, detached = scanner.feed(data)
+                if data:
+                    with contextlib.suppress(OSError):
+                        attachment.send(data)
+                if detached:
+                    return True
             else:
                 attachment.close_stdin()
                 stdin_fd = -1
@@ -119,18 +183,25 @@ def stream(
             try:
                 frame = sock.recv(65536)
             except (ConnectionResetError, OSError):
-                return
+                return False
             if not frame:
-                return
+                return False
             out = stderr if frame[0] == conmon.STDERR else stdout
             out.write(frame[1:])
             out.flush()
 
 
 def run_attached(
-    service: ContainerService, container: Container, *, stdin: bool, sig_proxy: bool = True
-) -> Container:
-    """Start ``container`` and stream it until it exits; returns its final record."""
+    service: ContainerService,
+    container: Container,
+    *,
+    stdin: bool,
+    sig_proxy: bool = True,
+    detach_keys: bytes = b"",
+) -> Container | None:
+    """Start ``container`` and stream it until it exits; returns its final record, or None
+    when the user detached (it goes on running, looked after by the monitor)."""
+    detached = False
     bundle = service.bundle(container.id)
     holder: dict[str, conmon.Attachment] = {}
 
@@ -147,17 +218,21 @@ def run_attached(
                     _forward_signals(service, started, sig_proxy and not terminal),
                     _raw_terminal(terminal and stdin),
                 ):
-                    stream(
+                    detached = stream(
                         attachment,
                         stdout=sys.stdout.buffer,
                         stderr=sys.stderr.buffer,
                         stdin=sys.stdin.buffer if stdin else None,
                         bundle=bundle,
                         terminal=terminal,
+                        detach_keys=detach_keys,
                     )
         finally:
             if attachment is not None:
                 attachment.close()
+        if detached:
+            service.ensure_monitor()  # its exit, --rm and restarts are the monitor's now
+            return None
         service._wait_exit(started, 5.0)
         final = service.reconcile(started.id) or service.store.get(started.id)
         if final.config.auto_remove and final.state.status == "exited":
@@ -166,9 +241,14 @@ def run_attached(
 
 
 def attach(
-    service: ContainerService, container: Container, *, stdin: bool, sig_proxy: bool = True
-) -> Container:
-    """``cais attach``: stream a running container until it exits."""
+    service: ContainerService,
+    container: Container,
+    *,
+    stdin: bool,
+    sig_proxy: bool = True,
+    detach_keys: bytes = b"",
+) -> Container | None:
+    """``cais attach``: stream a running container until it exits (None: the user detached)."""
     bundle = service.bundle(container.id)
     attachment = conmon.Attachment(bundle)
     try:
@@ -176,14 +256,17 @@ def attach(
             _forward_signals(service, container, sig_proxy and not container.config.tty),
             _raw_terminal(container.config.tty and stdin),
         ):
-            stream(
+            detached = stream(
                 attachment,
                 stdout=sys.stdout.buffer,
                 stderr=sys.stderr.buffer,
                 stdin=sys.stdin.buffer if stdin else None,
                 bundle=bundle,
                 terminal=container.config.tty,
+                detach_keys=detach_keys,
             )
     finally:
         attachment.close()
+    if detached:
+        return None
     return service.wait(container.id, timeout=5.0)
