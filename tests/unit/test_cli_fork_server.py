@@ -81,6 +81,19 @@ def client(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.Comp
     )
 
 
+def my_address(runroot: Path) -> str:
+    """The server address for this test process's context (the one its clients get)."""
+    key = launch.context_key(launch.process_context(), launch.origin())
+    address = launch.server_address(str(runroot), key)
+    assert address is not None
+    return address
+
+
+def server_pid(runroot: Path) -> int:
+    (pid_file,) = runroot.glob("cli-*.pid")
+    return int(pid_file.read_text())
+
+
 def started(runroot: Path) -> None:
     """The first command runs in its own process and starts the server for the next ones."""
     first = client("version")
@@ -131,13 +144,12 @@ def test_served_commands_see_the_callers_environment_cwd_and_streams(
     assert len(_served_pids(runroot)) == 1  # every command's process has ended
 
 
-def test_a_server_of_another_cais_refuses_and_the_command_runs_here(
-    runroot: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_server_of_another_cais_refuses_and_the_command_runs_here(runroot: Path) -> None:
     started(runroot)
-    monkeypatch.setattr(launch, "origin", lambda: ("/other/python", "/other/cais"))
-    assert launch.try_server(str(runroot), ["version"]) is None
+    other = ("/other/python", "/other/cais")
+    assert launch.run_served(my_address(runroot), ["version"], other) is None
     assert forkserver.is_running(runroot)  # it only said no
+    assert launch.run_served(my_address(runroot), ["version"], launch.origin()) == 0
 
 
 def test_a_changed_module_makes_the_server_refuse_and_leave(runroot: Path, tmp_path: Path) -> None:
@@ -203,14 +215,16 @@ def test_signals_reach_the_served_command(
     wait_until(lambda: len(_served_pids(runroot)) == 1)
 
 
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
 def _command_pid(runroot: Path) -> int:
-    """The served command: the server's grandchild (server → handler → command)."""
-    server = int((runroot / "cli.pid").read_text())
-
-    def parent(pid: int) -> int:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-
-    (command,) = [p for p in _served_pids(runroot) if p != server and parent(p) != server]
+    """The served command: a server's grandchild (server → handler → command)."""
+    servers = {int(p.read_text()) for p in runroot.glob("cli-*.pid")}
+    served = _served_pids(runroot)
+    handlers = {p for p in served if _parent(p) in servers}
+    (command,) = [p for p in served if _parent(p) in handlers]
     return command
 
 
@@ -224,12 +238,14 @@ def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
     import resource
     import signal
 
-    started(runroot)
-
     def as_under_nohup() -> None:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_NOFILE, (777, resource.getrlimit(7)[1]))
 
+    # other limits make another context: its first command starts a server of its own
+    first = client("version", preexec_fn=as_under_nohup)
+    assert first.returncode == 0
+    wait_until(lambda: len(list(runroot.glob("cli-*.pid"))) == 1)
     reader, writer = os.pipe()
     proc = spawn(
         [sys.executable, "-m", "cais.cli.launch", "load"],
@@ -238,7 +254,7 @@ def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
         preexec_fn=as_under_nohup,  # the test process is single-threaded
     )
     os.close(reader)
-    wait_until(lambda: len(_served_pids(runroot)) == 3)
+    wait_until(lambda: len(_served_pids(runroot)) == 3)  # server, handler, command
     command = _command_pid(runroot)
     limits = Path(f"/proc/{command}/limits").read_text()
     assert any(line.startswith("Max open files") and " 777 " in line for line in limits.split("\n"))
@@ -271,7 +287,7 @@ def _children_cpu_ticks(pid: int) -> int:
 
 def test_concurrent_commands_each_get_their_own_process_and_answer(runroot: Path) -> None:
     started(runroot)
-    server = int((runroot / "cli.pid").read_text())
+    server = server_pid(runroot)
     before = _children_cpu_ticks(server)
     procs = [
         subprocess.Popen(
@@ -300,4 +316,48 @@ def test_an_idle_server_leaves_by_itself(runroot: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("CAIS_FORK_SERVER_IDLE", "1")
     started(runroot)
     wait_until(lambda: not _served_pids(runroot), timeout=15)
-    assert not (runroot / "cli.pid").exists()
+    assert not list(runroot.glob("cli-*.pid"))
+
+
+def test_a_closed_standard_stream_stays_closed_not_the_servers_socket(runroot: Path) -> None:
+    started(runroot)
+    # stdin closed: load must fail at once, as in-process, not read from the connection
+    out = client("load", preexec_fn=lambda: os.close(0), timeout=30)
+    assert out.returncode == 125 and "not a valid image archive" in out.stderr
+    served = client("version", preexec_fn=lambda: os.close(1), timeout=30)
+    assert served.returncode == 0 and served.stdout == ""
+
+
+def test_served_output_is_encoded_as_the_callers_python_would(runroot: Path) -> None:
+    started(runroot)
+    for env in ({"PYTHONIOENCODING": "latin-1"}, {"LC_ALL": "C.UTF-8"}):
+        args = [sys.executable, "-m", "cais.cli.launch", "frobnicé"]
+        full = {**os.environ, **env}
+        served = subprocess.run(args, env=full, capture_output=True, check=False)
+        here = subprocess.run(
+            args, env={**full, "CAIS_FORK_SERVER": "0"}, capture_output=True, check=False
+        )
+        assert served.returncode == here.returncode == 125
+        assert served.stderr == here.stderr and b"frobnic" in served.stderr
+
+
+def test_a_command_killed_by_a_signal_kills_its_client_the_same_way(
+    runroot: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    started(runroot)
+    reader, writer = os.pipe()
+    proc = spawn([sys.executable, "-m", "cais.cli.launch", "load"], stdin=reader)
+    os.close(reader)
+    wait_until(lambda: len(_served_pids(runroot)) == 3)
+    proc.terminate()  # SIGTERM: load has no handler for it, so it dies of it
+    assert proc.wait(timeout=30) == -15
+    os.close(writer)
+
+
+def test_stopping_the_server_does_not_start_another(runroot: Path) -> None:
+    started(runroot)
+    assert client("system", "forkserver", "stop").stdout == "not running\n"
+    time.sleep(1.5)
+    assert client("system", "forkserver", "status").stdout == "not running\n"
+    time.sleep(1.5)
+    assert not forkserver.is_running(runroot)

@@ -1,17 +1,20 @@
-"""The CLI fork server: cais's modules loaded once, one forked child per command.
+"""The CLI fork server: cais's modules loaded once, one forked process per command.
 
-A cold ``cais`` spends most of its time importing itself; this process (one per run root,
-started in the background by the ``cais`` client the first time it finds none, gone after
-``CAIS_FORK_SERVER_IDLE`` seconds without a command, 600 by default) has already paid that.
-It holds no state: every command still reads and writes the store itself, and everything
-works without it (``CAIS_FORK_SERVER=0``). Containers never depend on it.
+A cold ``cais`` spends most of its time importing itself; this process has already paid
+that. There is one per run root and caller context (see ``cais.cli.launch``), started in
+the background by the ``cais`` client the first time it finds none, gone after
+``CAIS_FORK_SERVER_IDLE`` seconds without a command (600 by default) or when its run root
+goes. It holds no state: every command still reads and writes the store itself, and
+everything works without it (``CAIS_FORK_SERVER=0``). Containers never depend on it.
 
-Per connection it forks a *handler*, which checks the caller (same user, same cais, modules
-unchanged on disk), then forks the *command*: a child in its own session with the caller's
-standard streams, working directory, umask, environment and argv, running ``cais.cli.main``.
-The handler forwards the signals the caller receives, reports the exit status and, if the
-caller disappears (killed with -9), kills the command as the death of the CLI would have.
-The server itself only accepts and forks, single-threaded, so forking is safe.
+Per connection it forks a *handler*, which checks the caller (same user, same cais, the
+same process context read from /proc, modules unchanged on disk), then forks the
+*command*: a process in its own session with the caller's standard streams (and their
+encodings), working directory, umask, environment, argv, ignored and blocked signals,
+running ``cais.cli.main``. The handler forwards the signals the caller receives, reports
+how the command ended and, if the caller disappears (killed with -9), kills the command as
+the death of the CLI would have. The server itself only accepts and forks,
+single-threaded, so forking is safe.
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cais.cli.launch import PROTOCOL, origin, server_address
+from cais.cli.launch import PROTOCOL, context_key, origin, process_context, server_address
 
 IDLE_EXIT = 600.0
 TICK = 1.0
 LOCK_WAIT = 2.0
+REQUEST_TIMEOUT = 10.0
+MAX_HANDLERS = 64
 MAX_REQUEST = 16 << 20
+# a terminal sends these to the whole foreground job: the command's process group here
+GROUP_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGCONT, signal.SIGWINCH)
 # what the everyday commands import; anything else is imported by the command that needs it
 PRELOAD = (
     "cais.cli.main",
@@ -66,37 +73,44 @@ PRELOAD = (
     "shutil",
     "termios",
     "tty",
+    "resource",
+    "zlib",
+    "traceback",
+    "io",
 )
 
 
-def _pid_path(runroot: Path) -> Path:
-    return runroot / "cli.pid"
+def _servers(runroot: Path) -> list[tuple[Path, int]]:
+    """The pid files of this run root's servers (one per caller context) with their pids."""
+    out = []
+    for path in runroot.glob("cli-*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            out.append((path, int(path.read_text())))
+    return out
+
+
+def _is_server(pid: int, runroot: Path) -> bool:
+    """The pid is (still) a fork server of this run root, not a process that reused it."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"cais.cli.forkserver" in args and os.fsencode(runroot) in args and _alive(pid)
 
 
 def is_running(runroot: Path) -> bool:
-    address = server_address(str(runroot))
-    if address is None:
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(address)
-        except OSError:
-            return False
-    return True
+    """Some fork server serves this run root (for one caller context or another)."""
+    return any(_is_server(pid, runroot) for _, pid in _servers(runroot))
 
 
 def stop(runroot: Path, timeout: float = 10.0) -> None:
-    """End the run root's fork server (tests, the demo and ``system reset`` leave none)."""
-    try:
-        pid = int(_pid_path(runroot).read_text())
-    except (OSError, ValueError):
-        return
-    if not is_running(runroot):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    """End every fork server of the run root (tests, the demo and ``system reset`` do)."""
+    pids = [pid for _, pid in _servers(runroot) if _is_server(pid, runroot)]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (is_running(runroot) or _alive(pid)):
+    while time.monotonic() < deadline and any(_is_server(pid, runroot) for pid in pids):
         time.sleep(0.01)
 
 
@@ -135,18 +149,29 @@ def _unchanged(mtimes: dict[str, int]) -> bool:
     return True
 
 
-def serve(runroot: Path) -> int:
+@dataclass(frozen=True)
+class _Identity:
+    """Who this server serves: callers whose origin and process context equal these."""
+
+    origin: tuple[str, str]
+    context: tuple[str, ...]
+    mtimes: dict[str, int]
+
+
+def serve(runroot: Path, key: str) -> int:
     runroot.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(runroot / "cli.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    me = _Identity(origin(), process_context(), {})
+    if context_key(me.context, me.origin) != key:
+        return 1  # started in another context than its caller's: it could serve no one
+    lock_fd = os.open(runroot / f"cli-{key}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     if not _lock(lock_fd, LOCK_WAIT):
         os.close(lock_fd)
         return 0  # another server runs
-    address = server_address(str(runroot))
+    address = server_address(str(runroot), key)
     if address is None:
         return 1
     _preload()
-    me = origin()
-    mtimes = _module_mtimes(me[1])
+    me = _Identity(me.origin, me.context, _module_mtimes(me.origin[1]))
     # objects made so far are never collected: the children's GC passes then do not touch
     # (and so copy) every page they share with this process
     gc.collect()
@@ -156,33 +181,39 @@ def serve(runroot: Path) -> int:
     try:
         listener.bind(address)
     except OSError:
-        return 0  # the name is taken: a server of this run root answers already
+        return 0  # the name is taken: a server for this context answers already
     listener.listen(64)
-    _pid_path(runroot).write_text(str(os.getpid()))
+    pid_path = runroot / f"cli-{key}.pid"
+    pid_path.write_text(str(os.getpid()))
     # SIGTERM wakes the loop through a pipe (the handler itself does nothing)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    handlers: set[int] = set()
     last = time.monotonic()
     try:
         while True:
             ready, _, _ = select.select([listener.fileno(), wake_r], [], [], TICK)
-            _reap()
+            _reap(handlers)
             if wake_r in ready and signal.SIGTERM in os.read(wake_r, 512):
                 break
             if listener.fileno() in ready:
                 conn, _ = listener.accept()
                 last = time.monotonic()
+                if not _own_user(conn) or len(handlers) >= MAX_HANDLERS:
+                    conn.close()  # another user's (never worth a fork), or too many at once
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     signal.set_wakeup_fd(-1)
                     for fd in (wake_r, wake_w, lock_fd):
                         os.close(fd)
                     listener.close()
-                    _handle(conn, me, mtimes)  # never returns
+                    _handle(conn, me)  # never returns
+                handlers.add(pid)
                 conn.close()
                 continue
-            if time.monotonic() - last > idle or server_address(str(runroot)) != address:
+            if time.monotonic() - last > idle or not _still_ours(pid_path, address, runroot):
                 break  # idle, or the run root was removed or replaced
     finally:
         signal.set_wakeup_fd(-1)
@@ -190,10 +221,25 @@ def serve(runroot: Path) -> int:
         os.close(wake_w)
         listener.close()
         with contextlib.suppress(OSError):
-            if _pid_path(runroot).read_text() == str(os.getpid()):
-                _pid_path(runroot).unlink()
+            if pid_path.read_text() == str(os.getpid()):
+                pid_path.unlink()
         os.close(lock_fd)
     return 0
+
+
+def _still_ours(pid_path: Path, address: str, runroot: Path) -> bool:
+    """The run root is the one we serve: same directory, and our pid file still in it."""
+    try:
+        return pid_path.read_text() == str(os.getpid()) and address.startswith(
+            server_address(str(runroot), "") or "-"
+        )
+    except OSError:
+        return False
+
+
+def _own_user(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[4:8], "little") == os.getuid()
 
 
 def _idle_seconds(value: str) -> float:
@@ -205,7 +251,7 @@ def _idle_seconds(value: str) -> float:
 
 
 def _lock(fd: int, wait: float) -> bool:
-    """Take the run root's server lock, waiting a little for a stale server on its way out."""
+    """Take the server lock, waiting a little for a stale server on its way out."""
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -217,7 +263,7 @@ def _lock(fd: int, wait: float) -> bool:
             time.sleep(0.05)
 
 
-def _reap() -> None:
+def _reap(handlers: set[int]) -> None:
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -225,13 +271,15 @@ def _reap() -> None:
             return
         if pid == 0:
             return
+        handlers.discard(pid)
 
 
 def _send_int(conn: socket.socket, value: int) -> None:
     conn.sendall(value.to_bytes(4, "little", signed=True))
 
 
-def _recv_request(conn: socket.socket) -> tuple[bytes, list[int]]:
+def _recv_request(conn: socket.socket) -> tuple[bytes, list[int], bytes]:
+    """The request, the fds that came with it, and any bytes after it (early signals)."""
     data, fds, _, _ = socket.recv_fds(conn, 65536, 8)
     if len(data) < 4:
         raise OSError("short request")
@@ -244,69 +292,7 @@ def _recv_request(conn: socket.socket) -> tuple[bytes, list[int]]:
         if not chunk:
             raise OSError("truncated request")
         body += chunk
-    return body, fds
-
-
-def _handle(conn: socket.socket, me: tuple[str, ...], mtimes: dict[str, int]) -> None:
-    """The handler: check the caller, fork the command, relay signals and the exit status."""
-    code = 1
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        body, fds = _recv_request(conn)
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-        peer_uid = int.from_bytes(creds[4:8], "little")
-        protocol, their_origin, *request = marshal.loads(body)
-        if (
-            protocol != PROTOCOL
-            or tuple(their_origin) != me
-            or peer_uid != os.getuid()
-            or len(fds) != 4
-        ):
-            _send_int(conn, -1)
-            os._exit(0)
-        if not _unchanged(mtimes):
-            _send_int(conn, -1)  # cais changed on disk: this server's modules are stale
-            os.kill(os.getppid(), signal.SIGTERM)
-            os._exit(0)
-        _send_int(conn, 0)
-        pid = os.fork()
-        if pid == 0:
-            conn.close()
-            _run_command(fds, Request(*request))  # never returns
-        for fd in fds:
-            os.close(fd)
-        code = _relay(conn, pid)
-    except BaseException:
-        os._exit(1)
-    os._exit(code)
-
-
-def _relay(conn: socket.socket, pid: int) -> int:
-    pidfd = os.pidfd_open(pid)
-    pending = b""
-    while True:
-        ready, _, _ = select.select([conn.fileno(), pidfd], [], [])
-        if pidfd in ready:
-            _, status = os.waitpid(pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-            with contextlib.suppress(OSError):
-                _send_int(conn, code if code >= 0 else 128 - code)
-            return 0
-        data = conn.recv(64)
-        if not data:  # the caller is gone: end the command as the CLI's death would
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return 0
-        pending += data
-        while len(pending) >= 4:
-            signum = int.from_bytes(pending[:4], "little", signed=True)
-            pending = pending[4:]
-            if signum == signal.SIGTSTP:
-                signum = signal.SIGSTOP  # no terminal of its own: a plain stop, undone by CONT
-            if 0 < signum < signal.NSIG:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signum)
+    return body[:size], fds, body[size:]
 
 
 @dataclass(frozen=True)
@@ -316,17 +302,107 @@ class Request:
     argv: list[str]
     environ: dict[bytes, bytes]
     umask: int
-    rlimits: list[tuple[int, int, int]]
     ignored_signals: list[int]
+    blocked_signals: list[int]
+    encodings: list[tuple[str, str]]
+
+
+def _handle(conn: socket.socket, me: _Identity) -> None:
+    """The handler: check the caller, fork the command, relay signals and how it ended."""
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        conn.settimeout(REQUEST_TIMEOUT)
+        body, fds, early = _recv_request(conn)
+        conn.settimeout(None)
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        peer_pid = int.from_bytes(creds[0:4], "little")
+        protocol, their_origin, *fields = marshal.loads(body)
+        # the caller waits for our answer, so its pid cannot be reused while we read /proc
+        if (
+            protocol != PROTOCOL
+            or tuple(their_origin) != me.origin
+            or len(fds) != 4
+            or process_context(peer_pid) != me.context
+        ):
+            _send_int(conn, -1)
+            os._exit(0)
+        if not _unchanged(me.mtimes):
+            _send_int(conn, -1)  # cais changed on disk: this server's modules are stale
+            os.kill(os.getppid(), signal.SIGTERM)
+            os._exit(0)
+        request = Request(*fields)
+        try:
+            pid = os.fork()
+        except OSError:
+            _send_int(conn, -1)  # nothing ran: the caller runs it itself
+            os._exit(0)
+        if pid == 0:
+            conn.close()
+            _run_command(fds, request)  # never returns
+        for fd in fds:
+            os.close(fd)
+        try:
+            _send_int(conn, 0)
+        except OSError:  # the caller went before it knew: its command goes too
+            os.kill(pid, signal.SIGKILL)
+            os._exit(0)
+        code = _relay(conn, pid, early)
+    except BaseException:  # a handler must never return into the server loop
+        os._exit(1)
+    os._exit(code)
+
+
+def _relay(conn: socket.socket, pid: int, pending: bytes) -> int:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = -1  # no relaying of signals, but the command's end still reaches the caller
+    while True:
+        ready: list[int] = []
+        if pidfd >= 0 and len(pending) < 4:
+            ready, _, _ = select.select([conn.fileno(), pidfd], [], [])
+        if pidfd < 0 or pidfd in ready:
+            _, status = os.waitpid(pid, 0)
+            # a death by signal goes back negative: the client dies by it too
+            code = os.waitstatus_to_exitcode(status)
+            with contextlib.suppress(OSError):
+                _send_int(conn, code)
+            return 0
+        if len(pending) < 4:
+            data = conn.recv(64)
+            if not data:  # the caller is gone: end the command as the CLI's death would
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return 0
+            pending += data
+        while len(pending) >= 4:
+            signum = int.from_bytes(pending[:4], "little", signed=True)
+            pending = pending[4:]
+            _deliver(pid, signum)
+
+
+def _deliver(pid: int, signum: int) -> None:
+    """A terminal's signals reach the whole job (the command and its children), others the
+    command; Ctrl-Z becomes SIGSTOP (the command has no terminal to stop it), undone by CONT."""
+    if not 0 < signum < signal.NSIG:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if signum in GROUP_SIGNALS:
+            target = signal.SIGSTOP if signum == signal.SIGTSTP else signum
+            os.killpg(pid, target)
+        else:
+            os.kill(pid, signum)
 
 
 def _run_command(fds: list[int], request: Request) -> None:
-    """The command's process: become the caller's CLI, run it, exit with its code."""
+    """The command's process: become the caller's CLI, run it, exit as it ends."""
     code = 1
     argv = request.argv
     try:
         os.setsid()
-        _take_limits_and_signals(request.rlimits, request.ignored_signals)
+        _take_signals(request.ignored_signals, request.blocked_signals)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
         os.fchdir(fds[3])
@@ -338,13 +414,13 @@ def _run_command(fds: list[int], request: Request) -> None:
         for key, value in request.environ.items():
             os.environb[key] = value
         sys.argv = ["cais", *argv]
-        _reopen_stdio()
+        _reopen_stdio(request.encodings)
         from cais.cli.main import main
 
         code = main(argv)
     except SystemExit as exc:
         code = _exit_code(exc)
-    except BaseException:
+    except BaseException:  # shown as Python would, then exit 1
         import traceback
 
         traceback.print_exc()
@@ -354,15 +430,19 @@ def _run_command(fds: list[int], request: Request) -> None:
         os._exit(code)
 
 
-def _take_limits_and_signals(rlimits: list[tuple[int, int, int]], ignored: list[int]) -> None:
-    """The caller's resource limits (as far as ours allow) and the signals it ignores."""
-    import resource
-
-    for which, soft, hard in rlimits:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(which, (soft, hard))
-    for signum in ignored:
-        signal.signal(signum, signal.SIG_IGN)
+def _take_signals(ignored: list[int], blocked: list[int]) -> None:
+    """Signal dispositions as a fresh Python in the caller's state would have them: defaults,
+    Python's own (SIGINT raises KeyboardInterrupt), what the caller ignores, its mask."""
+    for signum in range(1, signal.NSIG):
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            wanted = signal.SIG_IGN if signum in ignored else signal.SIG_DFL
+            if signum == signal.SIGINT and signum not in ignored:
+                signal.signal(signum, signal.default_int_handler)
+            else:
+                signal.signal(signum, wanted)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -374,14 +454,14 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _reopen_stdio() -> None:
-    """Text streams over the caller's fds, buffered as Python would buffer them."""
+def _reopen_stdio(encodings: list[tuple[str, str]]) -> None:
+    """Text streams over the caller's fds, encoded and buffered as its Python would."""
     import io
 
-    encoding = sys.stdout.encoding if sys.stdout else "utf-8"
     unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))  # the caller's ``python -u``
 
-    def stream(fd: int, mode: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
+    def stream(fd: int, mode: str, line_buffering: bool) -> io.TextIOWrapper:
+        encoding, errors = encodings[fd]
         buffering = 0 if mode == "w" and unbuffered else -1
         raw = open(fd, mode + "b", buffering=buffering, closefd=False)  # noqa: SIM115
         return io.TextIOWrapper(
@@ -392,9 +472,9 @@ def _reopen_stdio() -> None:
             write_through=unbuffered,
         )
 
-    sys.stdin = stream(0, "r", "strict", False)
-    sys.stdout = stream(1, "w", "strict", os.isatty(1))
-    sys.stderr = stream(2, "w", "backslashreplace", True)
+    sys.stdin = stream(0, "r", False)
+    sys.stdout = stream(1, "w", os.isatty(1))
+    sys.stderr = stream(2, "w", True)
 
 
 def _finish() -> None:
@@ -412,10 +492,10 @@ def _finish() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m cais.cli.forkserver RUNROOT", file=sys.stderr)
+    if len(args) != 2:
+        print("usage: python -m cais.cli.forkserver RUNROOT CONTEXT-KEY", file=sys.stderr)
         return 2
-    return serve(Path(args[0]))
+    return serve(Path(args[0]), args[1])
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
-"""The ``cais`` executable: hand the command to the run root's fork server, or run it here.
+"""The ``cais`` executable: hand the command to a fork server, or run it here.
 
 Most of a cold command's time is Python importing cais (~120 ms) before any work. The fork
-server (``cais.cli.forkserver``) keeps those modules loaded and forks a child per command,
-so this client only starts the interpreter, connects, passes its argv, environment, working
-directory and standard streams, forwards signals and exits with the command's exit code.
+server (``cais.cli.forkserver``) keeps those modules loaded and forks a process per
+command, so this client only starts the interpreter, connects, passes its argv,
+environment, umask, signal state, working directory and standard streams, forwards signals
+and ends as the command ended (its exit code, or death by the same signal).
 
-It imports nothing beyond builtins (``_socket``, ``_signal``, ``marshal``): ``socket`` and
-``signal`` alone would cost ~20 ms in enum and friends. Whenever the server cannot be used
-(none yet, another cais, another user, ``CAIS_FORK_SERVER=0``) the command runs in this
-process exactly as before, and a server is started for the next command.
+A served command must be indistinguishable from one run here, so a server only serves
+callers that share its whole process context: user and groups, capabilities,
+no_new_privs, seccomp, LSM label, namespaces, root directory, cgroups, resource limits,
+nice value and CPU affinity. That context (with the cais and interpreter in use) names the
+server: one per run root and context, so a caller never meets a server that would give it
+more or less than it has; the server checks the caller's context itself in /proc.
+
+It imports nothing beyond builtins and two small extensions (``_socket``, ``_signal``,
+``marshal``, ``resource``, ``zlib``): ``socket`` and ``signal`` alone would cost ~20 ms in
+enum and friends. Whenever no server can be used (none yet, refused, a background job on a
+terminal, ``CAIS_FORK_SERVER=0``) the command runs in this process exactly as before, and a
+server is started for the next command.
 """
 
 from __future__ import annotations
@@ -18,15 +27,29 @@ import marshal
 import os
 import sys
 
-PROTOCOL = 2
-SERVER_SOCKET = "\0cais-cli-{dev}-{ino}"  # abstract: no stale socket files, any path length
-# commands that serve or stay for long: they run in their own process as before
+PROTOCOL = 3
+SERVER_SOCKET = "\0cais-cli-{dev}-{ino}-{key}"  # abstract: no stale files, any path length
+# commands that serve or stay for long run in their own process as before; ``system``
+# (``forkserver stop``, ``reset``) must not leave a new server behind
 IN_PROCESS = frozenset({"up", "agent", "registry"})
+NO_NEW_SERVER = frozenset({"system"})
+# what a terminal sends a whole foreground job; the rest go to the command's process only
 FORWARDED_SIGNALS = (1, 2, 3, 10, 12, 15, 18, 28)  # HUP INT QUIT USR1 USR2 TERM CONT WINCH
 SIGTSTP = 20  # Ctrl-Z: the command is stopped (SIGSTOP) along with this client
 SIGSTOP = 19
-RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_STACK", "RLIMIT_FSIZE")
-NAMESPACES = ("mnt", "net", "pid", "user", "uts", "ipc", "cgroup")
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
+STATUS_FIELDS = (
+    "Uid",
+    "Gid",
+    "Groups",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+    "NoNewPrivs",
+    "Seccomp",
+)
 _GLOBAL_WITH_VALUE = ("--root", "--runroot", "--runtime", "--log-level")
 _INT = 4
 
@@ -36,28 +59,70 @@ def enabled(environ: dict[str, str]) -> bool:
     return environ.get("CAIS_FORK_SERVER", "1").lower() not in ("0", "no", "false", "off")
 
 
-def server_address(runroot: str) -> str | None:
-    """The fork server's abstract socket name for a run root (None when it does not exist)."""
+def origin() -> tuple[str, str]:
+    """Which interpreter and which cais: a server of another must not run this one's commands."""
+    import cais
+
+    return sys.executable, os.path.dirname(os.path.abspath(cais.__file__))
+
+
+def process_context(pid: int | str = "self") -> tuple[str, ...]:
+    """What a process gets from the kernel that a command it runs would inherit: a served
+    command gets the server's, so the two must be equal (read for any pid of our user)."""
+    import resource
+
+    proc = f"/proc/{pid}"
+    parts = []
+    for ns in NAMESPACES:
+        parts.append(_inode(f"{proc}/ns/{ns}"))
+    parts.append(_inode(f"{proc}/root"))
+    parts.append(_read(f"{proc}/cgroup"))
+    parts.append(_read(f"{proc}/attr/current"))
+    status = _read(f"{proc}/status")
+    parts.extend(line for line in status.splitlines() if line.split(":")[0] in STATUS_FIELDS)
+    target = 0 if pid == "self" else int(pid)
+    for name in sorted(n for n in dir(resource) if n.startswith("RLIMIT_")):
+        try:
+            parts.append(f"{name}={resource.prlimit(target, getattr(resource, name))}")
+        except (OSError, ValueError):
+            parts.append(f"{name}=?")
+    try:
+        parts.append(f"nice={os.getpriority(os.PRIO_PROCESS, target)}")
+        parts.append(f"cpus={sorted(os.sched_getaffinity(target))}")
+    except OSError:
+        parts.append("?")
+    return tuple(parts)
+
+
+def _inode(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return "-"
+
+
+def context_key(context: tuple[str, ...], where: tuple[str, str]) -> str:
+    import zlib
+
+    return f"{zlib.crc32(repr((where, context)).encode()):08x}"
+
+
+def server_address(runroot: str, key: str) -> str | None:
+    """The abstract socket of the run root's server for one context (None: no run root)."""
     try:
         st = os.stat(runroot)
     except OSError:
         return None
-    return SERVER_SOCKET.format(dev=st.st_dev, ino=st.st_ino)
-
-
-def origin() -> tuple[str, ...]:
-    """Which cais, interpreter, namespaces and root directory: a server that differs in any
-    (another install, a command run under ``unshare`` or ``ip netns exec``) must not serve."""
-    import cais
-
-    where = [sys.executable, os.path.dirname(os.path.abspath(cais.__file__))]
-    for path in [*(f"/proc/self/ns/{ns}" for ns in NAMESPACES), "/"]:
-        try:
-            st = os.stat(path)
-            where.append(f"{st.st_dev}:{st.st_ino}")
-        except OSError:
-            where.append("")
-    return tuple(where)
+    return SERVER_SOCKET.format(dev=st.st_dev, ino=st.st_ino, key=key)
 
 
 def _runroot_and_command(argv: list[str], environ: dict[str, str]) -> tuple[str, str | None]:
@@ -91,63 +156,109 @@ def _recv_int(sock: _socket.socket) -> int | None:
     return int.from_bytes(data, "little", signed=True)
 
 
-def _stream_fds() -> tuple[list[int], list[int]]:
-    """fds 0 to 2 as they are (``/dev/null`` for a closed one) and the working directory."""
+def _stream_fds() -> tuple[list[int], list[int]] | None:
+    """fds 0 to 2 as they are (``/dev/null`` for a closed one) and the working directory;
+    None for a job in the background of its terminal (here it would be stopped on reading
+    the terminal, as the shell expects; a served command has no job control)."""
     fds: list[int] = []
     opened: list[int] = []
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
-            fds.append(fd)
         except OSError:
             null = os.open(os.devnull, os.O_RDWR)
             opened.append(null)
             fds.append(null)
+            continue
+        fds.append(fd)
+        if os.isatty(fd):
+            try:
+                foreground = os.tcgetpgrp(fd) == os.getpgrp()
+            except OSError:
+                foreground = False
+            if not foreground:
+                for extra in opened:
+                    os.close(extra)
+                return None
     cwd = os.open(".", os.O_PATH | os.O_DIRECTORY)
     opened.append(cwd)
     fds.append(cwd)
     return fds, opened
 
 
+def _signal_state() -> tuple[list[int], list[int]]:
+    """The signals this process ignores and the ones it blocks: a command run here has both."""
+    import _signal
+
+    ignored = []
+    for signum in range(1, _signal.NSIG):
+        try:
+            if _signal.getsignal(signum) == _signal.SIG_IGN:
+                ignored.append(signum)
+        except (OSError, ValueError):
+            continue
+    return ignored, sorted(_signal.pthread_sigmask(_signal.SIG_BLOCK, []))
+
+
+def _encodings() -> list[tuple[str, str]]:
+    out = []
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        errors = getattr(stream, "errors", None) or "strict"
+        out.append((str(encoding), str(errors)))
+    return out
+
+
 def try_server(runroot: str, argv: list[str]) -> int | None:
-    """Run the command in the fork server; None when it cannot (the caller runs it here)."""
-    address = server_address(runroot)
-    return None if address is None else run_served(address, argv)
+    """Run the command in this context's fork server; None when it cannot (run it here)."""
+    where = origin()
+    address = server_address(runroot, context_key(process_context(), where))
+    return None if address is None else run_served(address, argv, where)
 
 
-def run_served(address: str, argv: list[str]) -> int | None:
-    """Send the command to the server at ``address``; its exit status, or None if refused."""
-    import _signal  # builtin; ``signal`` costs ~7 ms (stubs/_signal.pyi)
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+def run_served(address: str, argv: list[str], where: tuple[str, str]) -> int | None:
+    """Send the command to the server at ``address``: the status to exit with (negative: die
+    by that signal), or None when no server took it (nothing ran)."""
+    streams = _stream_fds()  # before the socket: it must not take a closed fd 0 to 2
+    if streams is None:
+        return None
+    fds, opened = streams
+    ignored, blocked = _signal_state()
+    request = marshal.dumps(
+        (
+            PROTOCOL,
+            where,
+            argv,
+            dict(os.environb),
+            _umask(),
+            ignored,
+            blocked,
+            _encodings(),
+        )
+    )
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    forwarder = _Forwarder(sock, ignored)
     try:
         sock.connect(address)
         # only a server of our own user may see our environment
         creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         if int.from_bytes(creds[4:8], "little") != os.getuid():
-            return None
-        ignored = [
-            n for n in (*FORWARDED_SIGNALS, SIGTSTP) if _signal.getsignal(n) == _signal.SIG_IGN
-        ]
-        request = marshal.dumps(
-            (PROTOCOL, origin(), argv, dict(os.environb), _umask(), _rlimits(), ignored)
-        )
-        fds, opened = _stream_fds()
+            raise OSError("the server is another user's")
+        forwarder.install()
         header = len(request).to_bytes(_INT, "little")
         fd_bytes = b"".join(fd.to_bytes(_INT, "little", signed=True) for fd in fds)
-        try:
-            sock.sendmsg([header + request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
-        finally:
-            for fd in opened:
-                os.close(fd)
+        sock.sendmsg([header + request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
         if _recv_int(sock) != 0:
-            return None  # refused: stale server, other cais; it goes, we run here
+            raise OSError("refused")  # another cais, another context, stale: it goes
     except OSError:
+        forwarder.undo()  # nothing ran; signals that came meanwhile are ours again
         sock.close()
         return None
+    finally:
+        for fd in opened:
+            os.close(fd)
     # accepted: the command runs there and must never run twice, whatever happens now
     try:
-        _forward_signals(sock, ignored)
         status = _recv_int(sock)
         return 1 if status is None else status
     except OSError:
@@ -162,45 +273,63 @@ def _umask() -> int:
     return umask
 
 
-def _rlimits() -> list[tuple[int, int, int]]:
-    import resource
+class _Forwarder:
+    """Signals this client gets go to the command; Ctrl-Z stops it, then us."""
 
-    out = []
-    for name in RLIMITS:
-        which = getattr(resource, name)
-        soft, hard = resource.getrlimit(which)
-        out.append((which, soft, hard))
-    return out
+    def __init__(self, sock: _socket.socket, ignored: list[int]) -> None:
+        self.sock = sock
+        self.ignored = ignored
+        self.previous: dict[int, object] = {}
+        self.seen: list[int] = []
 
+    def install(self) -> None:
+        import _signal
 
-def _forward_signals(sock: _socket.socket, ignored: list[int]) -> None:
-    """Pass the signals we get on to the command; Ctrl-Z stops it, then us."""
-    import _signal
+        for signum in (*FORWARDED_SIGNALS, SIGTSTP):
+            if signum not in self.ignored:
+                handler = self._suspend if signum == SIGTSTP else self._forward
+                self.previous[signum] = _signal.signal(signum, handler)
 
-    def send(signum: int) -> None:
+    def undo(self) -> None:
+        import _signal
+
+        for signum, handler in self.previous.items():
+            _signal.signal(signum, handler)  # type: ignore[arg-type]
+        for signum in self.seen:
+            os.kill(os.getpid(), signum)
+
+    def _send(self, signum: int) -> None:
+        self.seen.append(signum)
         try:
-            sock.send(signum.to_bytes(_INT, "little", signed=True))
+            self.sock.send(signum.to_bytes(_INT, "little", signed=True))
         except OSError:
             pass
 
-    def forward(signum: int, frame: object) -> None:
-        send(signum)
+    def _forward(self, signum: int, frame: object) -> None:
+        self._send(signum)
 
-    def suspend(signum: int, frame: object) -> None:
-        send(signum)
+    def _suspend(self, signum: int, frame: object) -> None:
+        self._send(signum)
         # SIGSTOP, not SIGTSTP: a process group without a terminal (orphaned) ignores the
         # latter, and the command is stopped with SIGSTOP too; the shell's ``fg`` sends CONT
         os.kill(os.getpid(), SIGSTOP)
 
-    for signum in FORWARDED_SIGNALS:
-        if signum not in ignored:
-            _signal.signal(signum, forward)
-    if SIGTSTP not in ignored:
-        _signal.signal(SIGTSTP, suspend)
+
+def exit_as(status: int) -> int:
+    """A negative status is a death by signal: die by it too (as a shell or make expects)."""
+    if status >= 0:
+        return status
+    import _signal
+
+    signum = -status
+    _signal.signal(signum, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, [signum])
+    os.kill(os.getpid(), signum)
+    return 128 + signum  # a signal that does not end a process
 
 
-def start_server(runroot: str) -> None:
-    """Start a fork server for this run root in the background (detached, its own session)."""
+def start_server(runroot: str, key: str) -> None:
+    """Start this context's fork server for the run root, detached, with default signals."""
     try:
         pid = os.fork()
     except OSError:
@@ -209,15 +338,23 @@ def start_server(runroot: str) -> None:
         os.waitpid(pid, 0)
         return
     try:
+        import _signal
+
         os.setsid()
         if os.fork():
             os._exit(0)
+        for signum in range(1, _signal.NSIG):
+            try:
+                _signal.signal(signum, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                continue
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 65536)
         os.chdir("/")
-        os.execv(sys.executable, [sys.executable, "-m", "cais.cli.forkserver", runroot])
+        os.execv(sys.executable, [sys.executable, "-m", "cais.cli.forkserver", runroot, key])
     finally:
         os._exit(127)
 
@@ -227,10 +364,14 @@ def main() -> int:
     environ = dict(os.environ)
     runroot, command = _runroot_and_command(argv, environ)
     if command is not None and command not in IN_PROCESS and enabled(environ):
-        status = try_server(runroot, argv)
+        where = origin()
+        key = context_key(process_context(), where)
+        address = server_address(runroot, key)
+        status = None if address is None else run_served(address, argv, where)
         if status is not None:
-            return status
-        start_server(runroot)
+            return exit_as(status)
+        if command not in NO_NEW_SERVER:
+            start_server(runroot, key)
     from cais.cli.main import main as run_here
 
     return run_here(argv)
