@@ -36,9 +36,9 @@ def ccli(settings: Settings, busybox: str) -> Iterator[Cli]:
     Its fork server is up before the test's first command, so every command takes the path a
     user's commands take (the first one after a while runs in its own process)."""
     cli = Cli(settings)
-    cli("version")
     deadline = time.monotonic() + 30
-    while not forkserver.is_running(settings.runroot):
+    while not forkserver.is_running(settings.runroot):  # the second command starts it
         assert time.monotonic() < deadline, "the fork server did not start"
-        time.sleep(0.02)
+        cli("version")
+        time.sleep(0.05)
     yield cli

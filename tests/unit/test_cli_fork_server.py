@@ -94,11 +94,14 @@ def server_pid(runroot: Path) -> int:
     return int(pid_file.read_text())
 
 
-def started(runroot: Path) -> None:
-    """The first command runs in its own process and starts the server for the next ones."""
-    first = client("version")
-    assert first.returncode == 0 and first.stdout.startswith("cais version ")
-    wait_until(lambda: forkserver.is_running(runroot))
+def started(runroot: Path, **kw: object) -> None:
+    """The first commands of a context run in their own process; the second starts a server."""
+    deadline = time.monotonic() + 30
+    while not forkserver.is_running(runroot):
+        assert time.monotonic() < deadline, "no server started"
+        first = client("version", **kw)
+        assert first.returncode == 0 and first.stdout.startswith("cais version ")
+        time.sleep(0.05)
 
 
 def test_global_flags_choose_the_run_root_and_find_the_command() -> None:
@@ -242,10 +245,9 @@ def test_the_command_keeps_the_callers_limits_ignored_signals_and_job_control(
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_NOFILE, (777, resource.getrlimit(7)[1]))
 
-    # other limits make another context: its first command starts a server of its own
-    first = client("version", preexec_fn=as_under_nohup)
-    assert first.returncode == 0
-    wait_until(lambda: len(list(runroot.glob("cli-*.pid"))) == 1)
+    # other limits make another context: its commands start a server of its own
+    started(runroot, preexec_fn=as_under_nohup)
+    assert len(list(runroot.glob("cli-*.pid"))) == 1
     reader, writer = os.pipe()
     proc = spawn(
         [sys.executable, "-m", "cais.cli.launch", "load"],

@@ -33,9 +33,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cais.cli.launch import PROTOCOL, context_key, origin, process_context, server_address
+from cais.cli.launch import (
+    IDLE_EXIT,
+    PROTOCOL,
+    context_key,
+    origin,
+    process_context,
+    server_address,
+    unix_path_call,
+    usable_here,
+)
 
-IDLE_EXIT = 600.0
+IDLE_UNUSED = 60.0  # a server that has served nothing yet gives up sooner
+SO_PEERPIDFD = 77  # Linux 6.5: a pidfd of the process that connected
 TICK = 1.0
 LOCK_WAIT = 2.0
 REQUEST_TIMEOUT = 10.0
@@ -153,7 +163,7 @@ def _unchanged(mtimes: dict[str, int]) -> bool:
 class _Identity:
     """Who this server serves: callers whose origin and process context equal these."""
 
-    origin: tuple[str, str]
+    origin: tuple[str, str, str]
     context: tuple[str, ...]
     mtimes: dict[str, int]
 
@@ -161,15 +171,14 @@ class _Identity:
 def serve(runroot: Path, key: str) -> int:
     runroot.mkdir(parents=True, exist_ok=True)
     me = _Identity(origin(), process_context(), {})
-    if context_key(me.context, me.origin) != key:
-        return 1  # started in another context than its caller's: it could serve no one
-    lock_fd = os.open(runroot / f"cli-{key}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    if not _lock(lock_fd, LOCK_WAIT):
+    if context_key(me.context, me.origin) != key or not usable_here() or not _peer_pidfd_works():
+        return 1  # it could serve no one: another context than its caller's, or no means
+    lock_path = runroot / f"cli-{key}.lock"
+    pid_path = runroot / f"cli-{key}.pid"
+    lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if not _lock(lock_fd, LOCK_WAIT, pid_path, runroot):
         os.close(lock_fd)
         return 0  # another server runs
-    address = server_address(str(runroot), key)
-    if address is None:
-        return 1
     _preload()
     me = _Identity(me.origin, me.context, _module_mtimes(me.origin[1]))
     # objects made so far are never collected: the children's GC passes then do not touch
@@ -177,19 +186,24 @@ def serve(runroot: Path, key: str) -> int:
     gc.collect()
     gc.freeze()
     idle = _idle_seconds(os.environ.get("CAIS_FORK_SERVER_IDLE", ""))
+    address = server_address(str(runroot), key)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(address)  # a socket left by a server that was killed (we hold the lock)
+    old_umask = os.umask(0o177)  # the socket is 0600: only its owner may connect
     try:
-        listener.bind(address)
-    except OSError:
-        return 0  # the name is taken: a server for this context answers already
+        unix_path_call(listener.bind, address)
+    finally:
+        os.umask(old_umask)
+    bound = os.stat(address)
     listener.listen(64)
-    pid_path = runroot / f"cli-{key}.pid"
     pid_path.write_text(str(os.getpid()))
     # SIGTERM wakes the loop through a pipe (the handler itself does nothing)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     handlers: set[int] = set()
+    served = 0
     last = time.monotonic()
     try:
         while True:
@@ -211,27 +225,46 @@ def serve(runroot: Path, key: str) -> int:
                     listener.close()
                     _handle(conn, me)  # never returns
                 handlers.add(pid)
+                served += 1
                 conn.close()
                 continue
-            if time.monotonic() - last > idle or not _still_ours(pid_path, address, runroot):
+            limit = idle if served else min(idle, IDLE_UNUSED)
+            if time.monotonic() - last > limit or not _still_ours(pid_path, address, bound):
                 break  # idle, or the run root was removed or replaced
     finally:
         signal.set_wakeup_fd(-1)
         os.close(wake_r)
         os.close(wake_w)
         listener.close()
-        with contextlib.suppress(OSError):
-            if pid_path.read_text() == str(os.getpid()):
-                pid_path.unlink()
+        if _still_ours(pid_path, address, bound):  # the lock file stays: others may wait on it
+            for path in (address, pid_path):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
         os.close(lock_fd)
     return 0
 
 
-def _still_ours(pid_path: Path, address: str, runroot: Path) -> bool:
-    """The run root is the one we serve: same directory, and our pid file still in it."""
+def _peer_pidfd_works() -> bool:
+    """SO_PEERPIDFD (Linux 6.5) pins the caller: without it, a caller that exits could have
+    its pid taken by a more privileged process before we read its context in /proc."""
+    a, b = socket.socketpair()
     try:
-        return pid_path.read_text() == str(os.getpid()) and address.startswith(
-            server_address(str(runroot), "") or "-"
+        os.close(a.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD))
+        return True
+    except OSError:
+        return False
+    finally:
+        a.close()
+        b.close()
+
+
+def _still_ours(pid_path: Path, address: str, bound: os.stat_result) -> bool:
+    """Our run root is still there: our pid file in it, and our socket."""
+    try:
+        st = os.stat(address)
+        return pid_path.read_text() == str(os.getpid()) and (st.st_dev, st.st_ino) == (
+            bound.st_dev,
+            bound.st_ino,
         )
     except OSError:
         return False
@@ -250,14 +283,18 @@ def _idle_seconds(value: str) -> float:
     return seconds if seconds > 0 else IDLE_EXIT
 
 
-def _lock(fd: int, wait: float) -> bool:
-    """Take the server lock, waiting a little for a stale server on its way out."""
+def _lock(fd: int, wait: float, pid_path: Path, runroot: Path) -> bool:
+    """Take the server lock, waiting a little for a stale server on its way out (its pid
+    file already gone); if another serves, leave at once."""
     deadline = time.monotonic() + wait
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
+            with contextlib.suppress(OSError, ValueError):
+                if _is_server(int(pid_path.read_text()), runroot):
+                    return False
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
@@ -317,13 +354,17 @@ def _handle(conn: socket.socket, me: _Identity) -> None:
         conn.settimeout(None)
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
         peer_pid = int.from_bytes(creds[0:4], "little")
+        # the kernel's own reference to the process that connected: if it has ended, its
+        # pid may belong to another process by now, whose /proc we must not take for its
+        peer = conn.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
         protocol, their_origin, *fields = marshal.loads(body)
-        # the caller waits for our answer, so its pid cannot be reused while we read /proc
+        context = process_context(peer_pid)
+        signal.pidfd_send_signal(peer, 0)  # ProcessLookupError: it ended: refused below
         if (
             protocol != PROTOCOL
             or tuple(their_origin) != me.origin
             or len(fds) != 4
-            or process_context(peer_pid) != me.context
+            or context != me.context
         ):
             _send_int(conn, -1)
             os._exit(0)

@@ -27,8 +27,10 @@ import marshal
 import os
 import sys
 
-PROTOCOL = 3
-SERVER_SOCKET = "\0cais-cli-{dev}-{ino}-{key}"  # abstract: no stale files, any path length
+PROTOCOL = 4
+SERVER_SOCKET = "cli-{key}.sock"  # in the run root: only its owner may connect (0600)
+WANTED = "cli-{key}.wanted"  # a context's last in-process command: the second starts a server
+IDLE_EXIT = 600.0
 # commands that serve or stay for long run in their own process as before; ``system``
 # (``forkserver stop``, ``reset``) must not leave a new server behind
 IN_PROCESS = frozenset({"up", "agent", "registry"})
@@ -49,7 +51,18 @@ STATUS_FIELDS = (
     "CapAmb",
     "NoNewPrivs",
     "Seccomp",
+    "Seccomp_filters",
 )
+PER_PROCESS_FILES = (
+    "cgroup",
+    "attr/current",
+    "oom_score_adj",
+    "personality",
+    "loginuid",
+    "sessionid",
+)
+# interpreter settings the server would otherwise take from whoever started it
+PYTHON_NEUTRAL = frozenset({"PYTHONIOENCODING", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"})
 _GLOBAL_WITH_VALUE = ("--root", "--runroot", "--runtime", "--log-level")
 _INT = 4
 
@@ -59,11 +72,15 @@ def enabled(environ: dict[str, str]) -> bool:
     return environ.get("CAIS_FORK_SERVER", "1").lower() not in ("0", "no", "false", "off")
 
 
-def origin() -> tuple[str, str]:
-    """Which interpreter and which cais: a server of another must not run this one's commands."""
+def origin() -> tuple[str, str, str]:
+    """Which interpreter, which cais and which ``PYTHON*`` settings: a server started with
+    others must not run this one's commands."""
     import cais
 
-    return sys.executable, os.path.dirname(os.path.abspath(cais.__file__))
+    settings = sorted(
+        (k, v) for k, v in os.environ.items() if k.startswith("PYTHON") and k not in PYTHON_NEUTRAL
+    )
+    return sys.executable, os.path.dirname(os.path.abspath(cais.__file__)), repr(settings)
 
 
 def process_context(pid: int | str = "self") -> tuple[str, ...]:
@@ -76,10 +93,11 @@ def process_context(pid: int | str = "self") -> tuple[str, ...]:
     for ns in NAMESPACES:
         parts.append(_inode(f"{proc}/ns/{ns}"))
     parts.append(_inode(f"{proc}/root"))
-    parts.append(_read(f"{proc}/cgroup"))
-    parts.append(_read(f"{proc}/attr/current"))
+    parts.extend(_read(f"{proc}/{name}") for name in PER_PROCESS_FILES)
     status = _read(f"{proc}/status")
     parts.extend(line for line in status.splitlines() if line.split(":")[0] in STATUS_FIELDS)
+    stat = _read(f"{proc}/stat").rpartition(")")[2].split()
+    parts.append(" ".join(stat[37:39]))  # rt_priority, scheduling policy
     target = 0 if pid == "self" else int(pid)
     for name in sorted(n for n in dir(resource) if n.startswith("RLIMIT_")):
         try:
@@ -110,19 +128,44 @@ def _read(path: str) -> str:
         return "-"
 
 
-def context_key(context: tuple[str, ...], where: tuple[str, str]) -> str:
+def context_key(context: tuple[str, ...], where: tuple[str, ...]) -> str:
     import zlib
 
     return f"{zlib.crc32(repr((where, context)).encode()):08x}"
 
 
-def server_address(runroot: str, key: str) -> str | None:
-    """The abstract socket of the run root's server for one context (None: no run root)."""
+def server_address(runroot: str, key: str) -> str:
+    """The socket of the run root's server for one context."""
+    return os.path.join(runroot, SERVER_SOCKET.format(key=key))
+
+
+def unix_path_call(call: object, path: str) -> None:
+    """``sock.connect``/``sock.bind`` of a path of any length: a long one is reached
+    through its directory's fd (sun_path holds 107 bytes; test roots are deep)."""
+    assert callable(call)
+    if len(os.fsencode(path)) < 100:
+        call(path)
+        return
+    dirfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        st = os.stat(runroot)
+        call(f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dirfd)
+
+
+def usable_here() -> bool:
+    """No server for a process under seccomp (filters cannot be compared) or whose /proc is
+    not its own pid namespace's (the server could not check it)."""
+    try:
+        if os.readlink("/proc/self") != str(os.getpid()):
+            return False
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Seccomp:"):
+                    return line.split()[1] == "0"
     except OSError:
-        return None
-    return SERVER_SOCKET.format(dev=st.st_dev, ino=st.st_ino, key=key)
+        return False
+    return False
 
 
 def _runroot_and_command(argv: list[str], environ: dict[str, str]) -> tuple[str, str | None]:
@@ -212,11 +255,10 @@ def _encodings() -> list[tuple[str, str]]:
 def try_server(runroot: str, argv: list[str]) -> int | None:
     """Run the command in this context's fork server; None when it cannot (run it here)."""
     where = origin()
-    address = server_address(runroot, context_key(process_context(), where))
-    return None if address is None else run_served(address, argv, where)
+    return run_served(server_address(runroot, context_key(process_context(), where)), argv, where)
 
 
-def run_served(address: str, argv: list[str], where: tuple[str, str]) -> int | None:
+def run_served(address: str, argv: list[str], where: tuple[str, ...]) -> int | None:
     """Send the command to the server at ``address``: the status to exit with (negative: die
     by that signal), or None when no server took it (nothing ran)."""
     streams = _stream_fds()  # before the socket: it must not take a closed fd 0 to 2
@@ -239,15 +281,17 @@ def run_served(address: str, argv: list[str], where: tuple[str, str]) -> int | N
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     forwarder = _Forwarder(sock, ignored)
     try:
-        sock.connect(address)
+        unix_path_call(sock.connect, address)
         # only a server of our own user may see our environment
         creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         if int.from_bytes(creds[4:8], "little") != os.getuid():
             raise OSError("the server is another user's")
-        forwarder.install()
-        header = len(request).to_bytes(_INT, "little")
+        forwarder.install()  # signals are only queued until the whole request is sent
+        message = len(request).to_bytes(_INT, "little") + request
         fd_bytes = b"".join(fd.to_bytes(_INT, "little", signed=True) for fd in fds)
-        sock.sendmsg([header + request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
+        sent = sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
+        sock.sendall(message[sent:])
+        forwarder.arm()
         if _recv_int(sock) != 0:
             raise OSError("refused")  # another cais, another context, stale: it goes
     except OSError:
@@ -274,13 +318,15 @@ def _umask() -> int:
 
 
 class _Forwarder:
-    """Signals this client gets go to the command; Ctrl-Z stops it, then us."""
+    """Signals this client gets go to the command; Ctrl-Z stops it, then us. Until armed
+    (the request fully sent) they are only queued, so none lands inside the request."""
 
     def __init__(self, sock: _socket.socket, ignored: list[int]) -> None:
         self.sock = sock
         self.ignored = ignored
         self.previous: dict[int, object] = {}
         self.seen: list[int] = []
+        self.armed = False
 
     def install(self) -> None:
         import _signal
@@ -290,6 +336,11 @@ class _Forwarder:
                 handler = self._suspend if signum == SIGTSTP else self._forward
                 self.previous[signum] = _signal.signal(signum, handler)
 
+    def arm(self) -> None:
+        self.armed = True
+        for signum in self.seen:
+            self._write(signum)
+
     def undo(self) -> None:
         import _signal
 
@@ -298,21 +349,26 @@ class _Forwarder:
         for signum in self.seen:
             os.kill(os.getpid(), signum)
 
-    def _send(self, signum: int) -> None:
-        self.seen.append(signum)
+    def _write(self, signum: int) -> None:
         try:
             self.sock.send(signum.to_bytes(_INT, "little", signed=True))
         except OSError:
             pass
+
+    def _send(self, signum: int) -> None:
+        self.seen.append(signum)
+        if self.armed:
+            self._write(signum)
 
     def _forward(self, signum: int, frame: object) -> None:
         self._send(signum)
 
     def _suspend(self, signum: int, frame: object) -> None:
         self._send(signum)
-        # SIGSTOP, not SIGTSTP: a process group without a terminal (orphaned) ignores the
-        # latter, and the command is stopped with SIGSTOP too; the shell's ``fg`` sends CONT
-        os.kill(os.getpid(), SIGSTOP)
+        if self.armed:
+            # SIGSTOP, not SIGTSTP: a process group without a terminal (orphaned) ignores
+            # the latter, and the command is stopped with SIGSTOP too; ``fg`` sends CONT
+            os.kill(os.getpid(), SIGSTOP)
 
 
 def exit_as(status: int) -> int:
@@ -359,18 +415,60 @@ def start_server(runroot: str, key: str) -> None:
         os._exit(127)
 
 
+def reads_the_terminal(command: str, argv: list[str]) -> bool:
+    """A command that may read a terminal on stdin runs here, where the shell's job control
+    (Ctrl-Z, ``bg``, SIGTTIN) applies to it; a served command has no terminal of its own."""
+    try:
+        if not os.isatty(0):
+            return False
+    except OSError:
+        return False
+    if command in ("attach", "login", "load", "import", "build", "builder", "ecs"):
+        return True
+    for token in argv:
+        if token in ("-i", "--interactive", "prune", "reset"):
+            return True
+        if token.startswith("-") and not token.startswith("--") and "i" in token[1:]:
+            return True  # -it, -ti, -dit
+    return False
+
+
+def _second_time(runroot: str, key: str) -> bool:
+    """Start a server only for a context that ran a command here recently already: a one-off
+    (``ip netns exec``, a throwaway cgroup) must not leave a server pinning it for minutes."""
+    marker = os.path.join(runroot, WANTED.format(key=key))
+    import time
+
+    try:
+        recent = time.time() - os.stat(marker).st_mtime < IDLE_EXIT
+    except OSError:
+        recent = False
+    try:
+        os.makedirs(runroot, exist_ok=True)
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        os.utime(marker)
+    except OSError:
+        return False
+    return recent
+
+
 def main() -> int:
     argv = sys.argv[1:]
     environ = dict(os.environ)
     runroot, command = _runroot_and_command(argv, environ)
-    if command is not None and command not in IN_PROCESS and enabled(environ):
+    if (
+        command is not None
+        and command not in IN_PROCESS
+        and enabled(environ)
+        and usable_here()
+        and not reads_the_terminal(command, argv)
+    ):
         where = origin()
         key = context_key(process_context(), where)
-        address = server_address(runroot, key)
-        status = None if address is None else run_served(address, argv, where)
+        status = run_served(server_address(runroot, key), argv, where)
         if status is not None:
             return exit_as(status)
-        if command not in NO_NEW_SERVER:
+        if command not in NO_NEW_SERVER and _second_time(runroot, key):
             start_server(runroot, key)
     from cais.cli.main import main as run_here
 
