@@ -171,7 +171,7 @@ class _Identity:
 def serve(runroot: Path, key: str) -> int:
     runroot.mkdir(parents=True, exist_ok=True)
     me = _Identity(origin(), process_context(), {})
-    if context_key(me.context, me.origin) != key or not usable_here() or not _peer_pidfd_works():
+    if context_key(me.context, me.origin) != key or not usable_here() or not peer_pidfd_works():
         return 1  # it could serve no one: another context than its caller's, or no means
     lock_path = runroot / f"cli-{key}.lock"
     pid_path = runroot / f"cli-{key}.pid"
@@ -244,7 +244,7 @@ def serve(runroot: Path, key: str) -> int:
     return 0
 
 
-def _peer_pidfd_works() -> bool:
+def peer_pidfd_works() -> bool:
     """SO_PEERPIDFD (Linux 6.5) pins the caller: without it, a caller that exits could have
     its pid taken by a more privileged process before we read its context in /proc."""
     a, b = socket.socketpair()

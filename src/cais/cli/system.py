@@ -125,6 +125,8 @@ def _fork_server_state(ctx: Context) -> str:
 
     if not launch.enabled(dict(os.environ)):
         return "disabled (CAIS_FORK_SERVER)"
+    if not forkserver.peer_pidfd_works():
+        return "unavailable (needs Linux 6.5 or later: SO_PEERPIDFD)"
     return "running" if forkserver.is_running(ctx.settings.runroot) else "starts on demand"
 
 
