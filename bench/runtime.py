@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         time.sleep(1.0)
         # cais's monitor (one per run root, shared by every container) counts too
         monitor_rss = _monitor_rss_kib(work / "run")
-        forkserver_rss = _pid_file_rss_kib(work / "run" / "cli.pid")
+        forkserver_rss = sum(_pid_file_rss_kib(p) for p in (work / "run").glob("cli-*.pid"))
         cais_rss = (sum(_rss_kib(p) for p in _conmon_pids(str(work / "run"))) + monitor_rss) / IDLE
         podman_rss = sum(_rss_kib(p) for p in _conmon_pids(str(work / "pm"))) / IDLE
         run([*pm, "rm", "-f", "-t", "0", "-a"], env=penv)
@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"raw crun run of the same bundle: median {crun_run.median * 1000:.1f} ms "
             f"(cais is {cais_run.median / crun_run.median:.1f}x raw crun); "
             f"cais monitor RSS {monitor_rss:.0f} KiB shared by {IDLE} containers; "
-            f"fork server RSS {forkserver_rss:.0f} KiB per run root, with or without "
-            "containers, gone after 600 s without a command; "
+            f"fork server RSS {forkserver_rss:.0f} KiB per run root and caller context, with "
+            "or without containers, gone after 600 s without a command; "
             f"runs={RUNS}",
         )
         result["crun_run_median"] = crun_run.median
