@@ -39,8 +39,8 @@ def test_ps_revives_a_killed_monitor_for_restarts_and_rm(ccli: Cli) -> None:
     # both exit while no monitor runs (conmon still writes their exit files)
     assert eventually(lambda: (exits / restarting).exists() and (exits / removed).exists())
     assert not monitor.is_running(ccli.settings)
-    ccli("ps")
-    assert monitor.is_running(ccli.settings)
+    ccli("ps")  # starts it again (it takes the moment Python needs to start)
+    assert eventually(lambda: monitor.is_running(ccli.settings))
 
     def restart_count() -> int:
         return int(json.loads(ccli("inspect", restarting).out)[0]["RestartCount"])
