@@ -194,11 +194,9 @@ def _start(ctx: Context, prog: str, argv: list[str]) -> int:
     args = p.parse_args(argv)
     service = ctx.engine.containers
     if args.attach:
-        from cais.runtime.attach import DEFAULT_DETACH_KEYS, parse_detach_keys, run_attached
+        from cais.runtime.attach import parse_detach_keys, run_attached
 
-        keys = parse_detach_keys(
-            DEFAULT_DETACH_KEYS if args.detach_keys is None else args.detach_keys
-        )
+        keys = parse_detach_keys(args.detach_keys)
         container = service.store.resolve(args.containers[0])
         final = run_attached(service, container, stdin=args.interactive, detach_keys=keys)
         return 0 if final is None else final.state.exit_code
@@ -452,13 +450,13 @@ def _attach(ctx: Context, prog: str, argv: list[str]) -> int:
         help="Override the key sequence for detaching a container (default ctrl-p,ctrl-q)",
     )
     args = p.parse_args(argv)
-    from cais.runtime.attach import DEFAULT_DETACH_KEYS, attach, parse_detach_keys
+    from cais.runtime.attach import attach, parse_detach_keys
 
     service = ctx.engine.containers
     container = service.refresh(service.store.resolve(args.container))
     if container.state.status not in ("running", "paused"):
         raise CaisError("You cannot attach to a stopped container, start it first")
-    keys = parse_detach_keys(DEFAULT_DETACH_KEYS if args.detach_keys is None else args.detach_keys)
+    keys = parse_detach_keys(args.detach_keys)
     final = attach(
         service,
         container,

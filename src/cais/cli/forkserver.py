@@ -170,8 +170,8 @@ class _Identity:
 
 def serve(runroot: Path, key: str) -> int:
     runroot.mkdir(parents=True, exist_ok=True)
-    me = _Identity(origin(), process_context(), {})
-    if context_key(me.context, me.origin) != key or not usable_here() or not peer_pidfd_works():
+    where, context = origin(), process_context()
+    if context_key(context, where) != key or not usable_here(context) or not peer_pidfd_works():
         return 1  # it could serve no one: another context than its caller's, or no means
     lock_path = runroot / f"cli-{key}.lock"
     pid_path = runroot / f"cli-{key}.pid"
@@ -180,7 +180,7 @@ def serve(runroot: Path, key: str) -> int:
         os.close(lock_fd)
         return 0  # another server runs
     _preload()
-    me = _Identity(me.origin, me.context, _module_mtimes(me.origin[1]))
+    me = _Identity(where, context, _module_mtimes(where[1]))
     # objects made so far are never collected: the children's GC passes then do not touch
     # (and so copy) every page they share with this process
     gc.collect()

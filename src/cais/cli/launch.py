@@ -153,19 +153,15 @@ def unix_path_call(call: object, path: str) -> None:
         os.close(dirfd)
 
 
-def usable_here() -> bool:
+def usable_here(context: tuple[str, ...]) -> bool:
     """No server for a process under seccomp (filters cannot be compared) or whose /proc is
     not its own pid namespace's (the server could not check it)."""
     try:
-        if os.readlink("/proc/self") != str(os.getpid()):
-            return False
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Seccomp:"):
-                    return line.split()[1] == "0"
+        own_proc = os.readlink("/proc/self") == str(os.getpid())
     except OSError:
         return False
-    return False
+    seccomp = [part.split()[1] for part in context if part.startswith("Seccomp:")]
+    return own_proc and seccomp == ["0"]
 
 
 def _runroot_and_command(argv: list[str], environ: dict[str, str]) -> tuple[str, str | None]:
@@ -460,11 +456,11 @@ def main() -> int:
         command is not None
         and command not in IN_PROCESS
         and enabled(environ)
-        and usable_here()
         and not reads_the_terminal(command, argv)
+        and usable_here(context := process_context())
     ):
         where = origin()
-        key = context_key(process_context(), where)
+        key = context_key(context, where)
         status = run_served(server_address(runroot, key), argv, where)
         if status is not None:
             return exit_as(status)

@@ -89,22 +89,30 @@ def resolve_network(ctx: Context, name: str) -> Network:
 
 
 def document(ctx: Context, network: Network) -> dict[str, Any]:
-    if network.name in PREDEFINED_DRIVERS:
-        return _predefined_document(ctx, network)
     engine = ctx.engine
-    containers = {}
-    for endpoint in engine.networks.store.endpoints(network=network.name):
-        c = engine.container_store.find(endpoint.container_id)
-        if c is None:
+    builtin = network.name in PREDEFINED_DRIVERS
+    containers: dict[str, dict[str, str]] = {}
+    if builtin:  # ``host``/``none``: the containers in that mode, without addresses
+        for c in engine.container_store.all():
+            if c.config.network == network.name:
+                containers[c.id] = {
+                    "Name": c.name,
+                    "EndpointID": "",
+                    "MacAddress": "",
+                    "IPv4Address": "",
+                }
+    for endpoint in [] if builtin else engine.networks.store.endpoints(network=network.name):
+        found = engine.container_store.find(endpoint.container_id)
+        if found is None:
             continue
-        containers[c.id] = {
-            "Name": c.name,
+        containers[found.id] = {
+            "Name": found.name,
             "EndpointID": "",
             "MacAddress": endpoint.mac,
             "IPv4Address": f"{endpoint.ip}/{endpoint.prefix}",
             "IPv6Address": "",
         }
-    return {
+    doc: dict[str, Any] = {
         "Name": network.name,
         "Id": network.id,
         "Created": datetime.fromtimestamp(network.created, UTC).isoformat(),
@@ -113,40 +121,19 @@ def document(ctx: Context, network: Network) -> dict[str, Any]:
         "EnableIPv6": False,
         "IPAM": {
             "Driver": "default",
-            "Options": {},
-            "Config": [{"Subnet": network.subnet, "Gateway": network.gateway}],
+            "Options": None if builtin else {},
+            "Config": [] if builtin else [{"Subnet": network.subnet, "Gateway": network.gateway}],
         },
         "Internal": network.internal,
         "Attachable": False,
         "Ingress": False,
         "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": network.bridge},
+        "Options": {} if builtin else {"com.docker.network.bridge.name": network.bridge},
         "Labels": dict(network.labels),
-        "CNIConfigFile": "generated at attach time (bridge, portmap, firewall)",
     }
-
-
-def _predefined_document(ctx: Context, network: Network) -> dict[str, Any]:
-    containers = {
-        c.id: {"Name": c.name, "EndpointID": "", "MacAddress": "", "IPv4Address": ""}
-        for c in ctx.engine.container_store.all()
-        if c.config.network == network.name
-    }
-    return {
-        "Name": network.name,
-        "Id": network.id,
-        "Created": datetime.fromtimestamp(network.created, UTC).isoformat(),
-        "Scope": "local",
-        "Driver": network.driver,
-        "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None, "Config": []},
-        "Internal": False,
-        "Attachable": False,
-        "Ingress": False,
-        "Containers": containers,
-        "Options": {},
-        "Labels": {},
-    }
+    if not builtin:
+        doc["CNIConfigFile"] = "generated at attach time (bridge, portmap, firewall)"
+    return doc
 
 
 def _labels(values: list[str] | None) -> dict[str, str]:

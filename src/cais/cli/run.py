@@ -291,11 +291,10 @@ def main(ctx: Context, command: str, argv: list[str]) -> int:
             "--rm", action="store_true", help="Automatically remove the container when it exits"
         )
     args = p.parse_args(argv)
-    from cais.runtime.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+    from cais.runtime.attach import parse_detach_keys
 
-    detach_keys = getattr(args, "detach_keys", None)
     try:  # checked before anything is made
-        keys = parse_detach_keys(DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys)
+        keys = parse_detach_keys(getattr(args, "detach_keys", None))
     except CaisError as exc:
         exc.exit_code = 125
         raise

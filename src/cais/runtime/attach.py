@@ -36,10 +36,13 @@ FORWARDED = (
 )
 
 
-def parse_detach_keys(text: str) -> bytes:
-    """Docker's ``--detach-keys``: ``ctrl-p,ctrl-q`` → ``b"\\x10\\x11"``; empty turns it off."""
+def parse_detach_keys(text: str | None) -> bytes:
+    """Docker's ``--detach-keys``: ``ctrl-p,ctrl-q`` (the default, None) → ``b"\\x10\\x11"``;
+    empty turns detaching off."""
     from cais.errors import InvalidArgumentError
 
+    if text is None:
+        text = DEFAULT_DETACH_KEYS
     out = bytearray()
     for key in filter(None, (k.strip() for k in text.split(","))):
         name = key.lower()
